@@ -1,0 +1,133 @@
+"""Cache keys of a project's notebooks: what each step's results depend on.
+
+A step's key hashes its code cells, the parameters it runs with, project.yml, the local
+modules it imports, the raw data (step 1 reads it), the library versions and backend, and
+the key of the step before it, so any change upstream changes every key downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+
+from . import STEPS
+from .layout import Project
+
+LIBRARIES = ("tensorflow", "keras", "scikit-learn", "pandas", "numpy")
+_IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_json(value) -> str:
+    return sha256_bytes(json.dumps(value, sort_keys=True, default=str).encode())
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def hash_tree(root: Path, skip: tuple[str, ...] = ()) -> str:
+    """One hash over every file's relative path and content under root (skipping some folders)."""
+    digest = hashlib.sha256()
+    if root.is_dir():
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if rel.parts and rel.parts[0] in skip or not path.is_file():
+                continue
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            digest.update(str(rel).encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def fast_parameters(notebook: nbformat.NotebookNode) -> dict:
+    return dict(notebook.metadata.get("portfolio", {}).get("fast_parameters", {}) or {})
+
+
+def run_parameters(notebook: nbformat.NotebookNode, fast: bool) -> dict:
+    return fast_parameters(notebook) if fast else {}
+
+
+def code_hash(notebook: nbformat.NotebookNode) -> str:
+    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
+    return sha256_json({"code": cells, "portfolio": notebook.metadata.get("portfolio", {})})
+
+
+def local_modules(project: Project, notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """Hashes of the project's own modules (notebooks/*.py) that the notebook imports."""
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    imported = set(_IMPORT.findall(code))
+    return {
+        path.name: sha256_bytes(path.read_bytes())
+        for path in sorted(project.notebooks_dir.glob("*.py"))
+        if path.stem in imported
+    }
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    step: str
+    key: str
+    parts: dict
+
+
+def step_inputs(project: Project, fast: bool, backend: str = "tensorflow") -> list[StepInputs]:
+    """The cache key of each step, in order; reads the notebooks and data, runs nothing."""
+    shared = {
+        "project.yml": sha256_bytes(project.config_file.read_bytes()),
+        "versions": library_versions(),
+        "backend": backend,
+        "fast": fast,
+    }
+    data = hash_tree(project.data_dir, skip=("prepared",))
+    previous = ""
+    result = []
+    for index, step in enumerate(STEPS):
+        notebook = nbformat.read(project.notebook(step), as_version=4)
+        parts = {
+            **shared,
+            "code": code_hash(notebook),
+            "parameters": run_parameters(notebook, fast),
+            "modules": local_modules(project, notebook),
+            "data": data if index == 0 else None,
+            "previous": previous,
+        }
+        key = sha256_json(parts)
+        result.append(StepInputs(step, key, parts))
+        previous = key
+    return result
+
+
+def changed_input(old: dict, new: dict) -> str | None:
+    """The first input that differs between two steps' parts, named for a person."""
+    names = {
+        "code": "notebook code",
+        "parameters": "parameters",
+        "modules": "local modules",
+        "data": "data",
+        "project.yml": "project.yml",
+        "versions": "library versions",
+        "backend": "backend",
+        "fast": "smoke/full mode",
+    }
+    for field, label in names.items():
+        if old.get(field) != new.get(field):
+            return label
+    return None

@@ -1,0 +1,67 @@
+"""The `portfolio` command: each sub-command maps its options to one call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .layout import find_portfolio
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dl-portfolio-kit")
+def main() -> None:
+    """Scaffold, run and publish deep-learning projects as a portfolio website."""
+
+
+@main.command()
+@click.argument("title")
+@click.option("--problem", default="tabular-classification", show_default=True,
+              help="tabular-classification, tabular-regression, image-classification "
+                   "or time-series-forecasting.")
+@click.option("--dataset", default=None, help="A built-in dataset (the problem type's default).")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Your own data: a CSV file, or a folder of class sub-folders of images.")
+@click.option("--target", default=None, help="The target column of your CSV file.")
+@click.option("--date-column", default=None, help="Time series: the date column of your CSV.")
+@click.option("--value-column", default=None, help="Time series: the value column of your CSV.")
+@click.option("--image-size", type=click.IntRange(8, 512), default=64, show_default=True,
+              help="Images: the side in pixels they are resized to.")
+@click.option("--slug", default=None, help="The project's folder name (default: from the title).")
+@click.option("--summary", default=None, help="One sentence on what the project does.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--no-input", is_flag=True, help="Do not prompt; use the options and defaults.")
+def new(title: str, no_input: bool, data: Path | None, **options) -> None:
+    """Create portfolio/projects/<slug>/ from the template."""
+    from .scaffold import NewProject, new_project
+
+    portfolio = find_portfolio()
+    spec = NewProject(title=title, data=data.expanduser().resolve() if data else None, **options)
+    path = new_project(portfolio, spec, no_input=no_input)
+    click.echo(f"created {portfolio.rel(path)}")
+
+
+@main.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--fast", is_flag=True, help="A smoke run: few epochs, few folds, a tiny search.")
+@click.option("--force", is_flag=True, help="Re-run every notebook, even when nothing changed.")
+@click.option("--timeout", type=click.IntRange(1), default=None,
+              help="Seconds one cell may run before the project is stopped.")
+def run(slugs: tuple[str, ...], fast: bool, force: bool, timeout: int | None) -> None:
+    """Execute each project's five notebooks in order and export the results."""
+    from .runner import RunOptions, run_projects
+
+    run_projects(find_portfolio(), list(slugs), RunOptions(fast=fast, force=force, timeout=timeout))
+
+
+@main.command()
+@click.option("--strict/--no-strict", default=True, show_default=True,
+              help="Treat MkDocs warnings as errors.")
+def build(strict: bool) -> None:
+    """Render every exported project into site/."""
+    from .site.build import build_site
+
+    portfolio = find_portfolio()
+    site = build_site(portfolio, strict=strict)
+    click.echo(f"built {portfolio.rel(site)}")

@@ -1,0 +1,202 @@
+"""Helpers the project notebooks import: project settings, quiet libraries, recorded results.
+
+Results are recorded as notebook outputs with their own MIME type, so they travel inside
+the executed notebook and `portfolio run` reads them back from there into metrics.json.
+Nothing here imports TensorFlow or Keras at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+METRIC_MIME = "application/vnd.portfolio.metric+json"
+BASELINE_MIME = "application/vnd.portfolio.baseline+json"
+PARAMS_MIME = "application/vnd.portfolio.params+json"
+ENV_MIME = "application/vnd.portfolio.env+json"
+
+
+@dataclass(frozen=True)
+class ProjectContext:
+    dir: Path
+    config: Any  # site_builder.config.ProjectConfig
+
+    @property
+    def data_dir(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def prepared_dir(self) -> Path:
+        path = self.dir / "data" / "prepared"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def artifacts_dir(self) -> Path:
+        path = self.dir / "artifacts"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def model_dir(self) -> Path:
+        path = self.artifacts_dir / "model"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def data_path(self) -> Path:
+        """The user's own data (file or folder) named in project.yml."""
+        return self.dir / self.config.dataset.path
+
+
+def _find_project_dir(start: Path) -> Path:
+    for candidate in (start, *start.parents):
+        if (candidate / "project.yml").is_file():
+            return candidate
+    raise FileNotFoundError(f"no project.yml in {start} or above")
+
+
+def quiet() -> None:
+    """Silence library log lines and progress noise that would clutter a rendered notebook."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    for name in ("tensorflow", "absl", "h5py", "matplotlib", "jax", "torch"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*retracing.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    warnings.filterwarnings("ignore", category=UserWarning, module="scikeras")
+    warnings.filterwarnings("ignore", message=".*ConvergenceWarning.*")
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency
+        pass
+
+
+def setup(seed: int | None = None) -> ProjectContext:
+    """Load project.yml, quiet the libraries, seed Python and NumPy, set plot defaults."""
+    from .config import load_project
+
+    quiet()
+    project_dir = _find_project_dir(Path.cwd().resolve())
+    config = load_project(project_dir)
+    seed = config.seed if seed is None else seed
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.rcParams.update(
+            {"figure.figsize": (7, 4), "figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3}
+        )
+    except ImportError:  # pragma: no cover
+        pass
+    return ProjectContext(project_dir, config)
+
+
+def seed_keras(seed: int) -> None:
+    """Seed Keras and its backend (imports Keras: call it only in notebooks that train)."""
+    quiet()
+    import keras
+
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    keras.utils.set_random_seed(seed)
+    keras.config.disable_interactive_logging()
+    backend = keras.backend.backend()
+    device = device_name(backend)
+    _display(
+        {
+            ENV_MIME: {"backend": backend, "device": device, "keras": keras.__version__},
+            "text/plain": f"Keras {keras.__version__}, backend {backend}, device {device}",
+        }
+    )
+
+
+def device_name(backend: str) -> str:
+    """'CPU', or the name of the first GPU the Keras backend sees."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel(logging.ERROR)
+        tf.autograph.set_verbosity(0)
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return f"GPU: {details.get('device_name', gpus[0].name)}"
+    elif backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "gpu":
+            return f"GPU: {device.device_kind}"
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(0)}"
+    return "CPU"
+
+
+def _display(data: dict) -> None:
+    from IPython.display import display
+
+    display(data, raw=True)
+
+
+def _number(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"a recorded value must be finite, got {value!r}")
+    return number
+
+
+def record(
+    name: str,
+    value: float,
+    *,
+    split: str,
+    model: str | None = None,
+    folds: list[float] | None = None,
+) -> None:
+    """Record a metric: `split` is 'test', 'cv' (with the per-fold scores) or 'validation'."""
+    payload: dict[str, Any] = {"name": name, "value": _number(value), "split": split}
+    label = f"{name} ({split}"
+    if model:
+        payload["model"] = model
+        label += f", {model}"
+    label += f"): {payload['value']:.4g}"
+    if folds is not None:
+        scores = [_number(f) for f in folds]
+        mean = sum(scores) / len(scores)
+        std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        payload["spread"] = {"std": std, "min": min(scores), "max": max(scores), "n": len(scores)}
+        label += f" ± {std:.2g} over {len(scores)} folds"
+    _display({METRIC_MIME: payload, "text/plain": label})
+
+
+def record_baseline(name: str, value: float, *, strategy: str, split: str = "test") -> None:
+    """Record the naive baseline score (majority class, mean, persistence)."""
+    payload = {"name": name, "value": _number(value), "strategy": strategy, "split": split}
+    _display({BASELINE_MIME: payload, "text/plain": f"baseline {name} ({strategy}): {value:.4g}"})
+
+
+def record_params(name: str, params: dict[str, Any]) -> None:
+    """Record a set of settings, such as the best hyperparameters of a search."""
+    clean = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+    text = ", ".join(f"{k}={v}" for k, v in clean.items())
+    _display({PARAMS_MIME: {"name": name, "params": clean}, "text/plain": f"{name}: {text}"})

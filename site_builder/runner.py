@@ -1,0 +1,344 @@
+"""`portfolio run`: execute a project's notebooks in order and export what they found."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nbformat
+
+from . import STEPS
+from .cache import StepInputs, changed_input, library_versions, run_parameters, step_inputs
+from .config import load_project
+from .errors import PortfolioError, ProjectError
+from .export import collect_metrics, environment, extract_figures, swap_in, write_json
+from .layout import Portfolio, Project
+
+BACKENDS = ("tensorflow", "jax", "torch")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+Report = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    fast: bool = False
+    force: bool = False
+    timeout: int | None = None
+    backend: str = "tensorflow"
+    workers: int | None = None
+    scheduler: str | None = None
+    keep_going: bool = False
+
+
+@dataclass
+class ProjectResult:
+    slug: str
+    status: str  # "ran", "cached" or "failed"
+    message: str = ""
+    executed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def read_manifest(project: Project) -> dict:
+    return _read_json(project.export_dir / "manifest.json")
+
+
+def _state_file(project: Project) -> Path:
+    return project.state_dir / "state.json"
+
+
+def _write_state(project: Project, steps: dict[str, str]) -> None:
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    write_json(_state_file(project), {"steps": steps})
+
+
+@dataclass(frozen=True)
+class Plan:
+    inputs: list[StepInputs]
+    start: int  # index of the first step to execute; len(STEPS) when nothing is to run
+    reason: str
+
+
+def plan_run(project: Project, options: RunOptions) -> Plan:
+    """Which steps must run: from the first whose inputs changed since the export, or
+    earlier where the working files an earlier step writes are not current."""
+    inputs = step_inputs(project, options.fast, options.backend)
+    exported = {n.get("step"): n for n in read_manifest(project).get("notebooks", [])}
+    if options.force:
+        start, reason = 0, "forced"
+    else:
+        start, reason = len(STEPS), "nothing changed"
+        for index, step in enumerate(inputs):
+            old = exported.get(step.step)
+            if old is None or old.get("key") != step.key:
+                start = index
+                if old is None:
+                    reason = "never run" if not exported else f"{step.step}: no export"
+                else:
+                    what = changed_input(old.get("inputs", {}), step.parts) or "inputs"
+                    reason = f"{step.step}: {what} changed"
+                break
+    if start < len(STEPS):
+        state = _read_json(_state_file(project)).get("steps", {})
+        for index in range(start):
+            if state.get(inputs[index].step) != inputs[index].key:
+                start = index
+                reason += f"; {inputs[index].step}: working files not current"
+                break
+    return Plan(inputs, start, reason)
+
+
+def _log_traceback(project: Project, step: str, text: str) -> Path:
+    project.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = project.logs_dir / f"{step}.log"
+    log.write_text(_ANSI.sub("", text) + "\n", encoding="utf-8")
+    return log
+
+
+def _source_cell_number(executed: Path, cell_index: int) -> int:
+    """1-based number of the failing cell in the user's notebook (without injected cells)."""
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        return cell_index + 1
+    injected = sum(
+        1
+        for cell in cells[:cell_index]
+        if {"injected-parameters", "papermill-error-cell-tag"} & set(cell.metadata.get("tags", []))
+    )
+    return cell_index - injected + 1
+
+
+def _kernel_manager_class(log: Path):
+    """A kernel manager whose kernel writes its own stderr (C++ library logs) to a log file."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_start_kernel(self, **kw):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            kw.setdefault("stderr", log.open("ab"))
+            kw.setdefault("stdout", kw["stderr"])
+            return await super()._async_start_kernel(**kw)
+
+        start_kernel = _async_start_kernel
+
+    return LoggedKernelManager
+
+
+def execute_step(project: Project, step: str, output: Path, options: RunOptions) -> None:
+    """Execute one notebook with a real kernel, in the notebooks folder, into output."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    source = project.notebook(step)
+    notebook = nbformat.read(source, as_version=4)
+    parameters = run_parameters(notebook, options.fast)
+    where = f"{project.slug}: notebooks/{step}.ipynb"
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(project.notebooks_dir),
+            log_output=False,
+            progress_bar=False,
+            execution_timeout=options.timeout,
+            # Output that libraries write straight to the process's file descriptors (such
+            # as TensorFlow's C++ logs) goes to the kernel log, not into the notebook.
+            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+            kernel_manager_class=_kernel_manager_class(project.logs_dir / "kernel.log"),
+        )
+    except PapermillExecutionError as exc:
+        cell = _source_cell_number(output, exc.cell_index)
+        log = _log_traceback(project, step, "\n".join(exc.traceback))
+        evalue = (exc.evalue or "").strip().splitlines()
+        detail = f"{exc.ename}: {evalue[0]}" if evalue else exc.ename
+        raise StepFailed(f"{where}: cell {cell}: {detail} (traceback in {log})") from None
+    except CellTimeoutError:
+        raise StepFailed(
+            f"{where}: a cell ran longer than the {options.timeout} s timeout; stopped"
+        ) from None
+    except DeadKernelError:
+        raise StepFailed(f"{where}: the kernel died (it crashed or ran out of memory)") from None
+    except RuntimeError as exc:
+        if "Kernel died" in str(exc) or "kernel" in str(exc).lower():
+            raise StepFailed(f"{where}: the kernel died ({str(exc).splitlines()[0]})") from None
+        raise
+
+
+def _kernel_environment(options: RunOptions) -> None:
+    os.environ["KERAS_BACKEND"] = options.backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+def run_project(project_dir: Path, options: RunOptions, report: Report | None = None) -> ProjectResult:
+    """Run what changed in one project and swap a new export/ in; on failure keep the old one."""
+    report = report or (lambda event: None)
+    project = Project(Path(project_dir))
+    started = time.monotonic()
+    try:
+        config = load_project(project.dir)
+        for path in project.notebooks():
+            if not path.is_file():
+                raise ProjectError(f"{project.slug}: notebooks/{path.name}: missing")
+        plan = plan_run(project, options)
+    except PortfolioError as exc:
+        return ProjectResult(project.slug, "failed", exc.message)
+    if plan.start == len(STEPS):
+        report({"event": "cached", "project": project.slug})
+        return ProjectResult(project.slug, "cached", plan.reason)
+
+    _kernel_environment(options)
+    staging = project.state_dir / "staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    (staging / "notebooks").mkdir(parents=True)
+    old_manifest = {n["step"]: n for n in read_manifest(project).get("notebooks", [])}
+    state = _read_json(_state_file(project)).get("steps", {})
+    report({"event": "start", "project": project.slug, "from": STEPS[plan.start],
+            "reason": plan.reason})
+    records, executed = [], []
+    try:
+        for index, step in enumerate(plan.inputs):
+            target = staging / "notebooks" / f"{step.step}.ipynb"
+            if index < plan.start:
+                shutil.copy2(project.export_dir / "notebooks" / f"{step.step}.ipynb", target)
+                records.append({**old_manifest[step.step], "executed": False})
+                continue
+            report({"event": "step", "project": project.slug, "step": step.step})
+            state.pop(step.step, None)
+            _write_state(project, {k: v for k, v in state.items() if STEPS.index(k) < index})
+            t0 = time.monotonic()
+            execute_step(project, step.step, target, options)
+            seconds = round(time.monotonic() - t0, 2)
+            state[step.step] = step.key
+            _write_state(project, state)
+            executed.append(step.step)
+            records.append({"step": step.step, "key": step.key, "inputs": step.parts,
+                            "seconds": seconds, "executed": True})
+            report({"event": "step-done", "project": project.slug, "step": step.step,
+                    "seconds": seconds})
+        _write_export(project, config, staging, records, options)
+    except StepFailed as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        report({"event": "failed", "project": project.slug, "message": exc.message})
+        return ProjectResult(project.slug, "failed", exc.message, executed,
+                             time.monotonic() - started)
+    except KeyboardInterrupt:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    swap_in(staging, project.export_dir)
+    seconds = time.monotonic() - started
+    report({"event": "done", "project": project.slug, "seconds": seconds})
+    return ProjectResult(project.slug, "ran", plan.reason, executed, seconds)
+
+
+def _write_export(project: Project, config, staging: Path, records: list[dict],
+                  options: RunOptions) -> None:
+    notebooks = {
+        step: nbformat.read(staging / "notebooks" / f"{step}.ipynb", as_version=4)
+        for step in STEPS
+    }
+    metrics = collect_metrics(notebooks, config, options.fast)
+    if metrics["primary"] is None:
+        raise StepFailed(
+            f"{project.slug}: notebooks/05_present_results.ipynb: recorded no test score for "
+            f"the primary metric '{config.metric.name}' (pf.record(..., split='test'))"
+        )
+    figures = staging / "figures"
+    figures.mkdir()
+    for name, data in extract_figures(notebooks).items():
+        (figures / name).write_bytes(data)
+    model = project.artifacts_dir / "model"
+    if model.is_dir():
+        shutil.copytree(model, staging / "model")
+    env = environment(notebooks)
+    write_json(staging / "metrics.json", metrics)
+    write_json(
+        staging / "manifest.json",
+        {
+            "schema_version": 1,
+            "project": project.slug,
+            "smoke_run": options.fast,
+            "seed": config.seed,
+            "backend": env.get("backend", options.backend),
+            "device": env.get("device", "CPU"),
+            "versions": library_versions(),
+            "inputs": {
+                "project.yml": records[0]["inputs"]["project.yml"],
+                "data": records[0]["inputs"]["data"],
+            },
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "seconds": round(sum(r["seconds"] for r in records), 2),
+            "notebooks": records,
+        },
+    )
+
+
+def _print_event(event: dict) -> None:
+    import click
+
+    kind, slug = event["event"], event["project"]
+    if kind == "cached":
+        click.echo(f"{slug}: up to date, nothing to run")
+    elif kind == "start":
+        click.echo(f"{slug}: running from {event['from']} ({event['reason']})")
+    elif kind == "step-done":
+        click.echo(f"{slug}: {event['step']} done in {event['seconds']:.1f} s")
+    elif kind == "done":
+        click.echo(f"{slug}: exported in {event['seconds']:.1f} s")
+
+
+def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) -> list[ProjectResult]:
+    if options.backend not in BACKENDS:
+        raise PortfolioError(
+            f"--backend: unknown backend '{options.backend}' (choose from {', '.join(BACKENDS)})"
+        )
+    known = {p.slug: p for p in portfolio.projects()}
+    for slug in slugs:
+        if slug not in known:
+            raise PortfolioError(
+                f"{slug}: no such project in {portfolio.rel(portfolio.projects_dir)}"
+                + (f" (projects: {', '.join(known)})" if known else "")
+            )
+    chosen = [known[s] for s in slugs] if slugs else list(known.values())
+    results = []
+    for project in chosen:
+        result = run_project(project.dir, options, _print_event)
+        results.append(result)
+        if result.status == "failed":
+            import click
+
+            click.echo(f"Error: {result.message}", err=True)
+            if not options.keep_going:
+                break
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise PortfolioError(f"{len(failed)} of {len(chosen)} project(s) failed")
+    return results
