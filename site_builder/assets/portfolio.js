@@ -1,0 +1,42 @@
+// Tag filter on the home page and sortable leaderboard columns. Works with Material's
+// instant navigation (document$) and without it.
+(function () {
+  function setup() {
+    var buttons = document.querySelectorAll(".pf-filter .pf-tag");
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        var tag = button.getAttribute("data-tag");
+        buttons.forEach(function (b) { b.classList.toggle("pf-tag--on", b === button); });
+        document.querySelectorAll(".pf-card").forEach(function (card) {
+          var tags = (card.getAttribute("data-tags") || "").split(" ");
+          card.hidden = Boolean(tag) && tags.indexOf(tag) < 0;
+        });
+      });
+    });
+    document.querySelectorAll(".pf-sortable table").forEach(function (table) {
+      table.querySelectorAll("th").forEach(function (th, column) {
+        th.setAttribute("tabindex", "0");
+        th.setAttribute("aria-sort", "none");
+        function sort() {
+          var body = table.tBodies[0];
+          var ascending = th.getAttribute("aria-sort") !== "ascending";
+          var rows = Array.prototype.slice.call(body.rows);
+          rows.sort(function (a, b) {
+            var x = a.cells[column].textContent.trim(), y = b.cells[column].textContent.trim();
+            var nx = parseFloat(x), ny = parseFloat(y);
+            var cmp = !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
+            return ascending ? cmp : -cmp;
+          });
+          rows.forEach(function (row) { body.appendChild(row); });
+          table.querySelectorAll("th").forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+          th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        }
+        th.addEventListener("click", sort);
+        th.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(); });
+      });
+    });
+  }
+  if (window.document$ && window.document$.subscribe) { window.document$.subscribe(setup); }
+  else if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", setup); }
+  else { setup(); }
+})();

@@ -1,0 +1,1 @@
+"""The portfolio website: pages generated as Markdown, rendered by MkDocs + Material."""

@@ -1,0 +1,131 @@
+"""An executed notebook as one light, safe HTML fragment: code highlighted, outputs
+sanitized, images written as files, long outputs cut with a note."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import nbformat
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
+
+from ..export import IMAGE_TYPES
+from .sanitize import AssetSink, clean_html, escape, markdown_to_html
+
+MAX_LINES = 60
+MAX_HTML_CHARS = 60_000
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_ATTACHMENT = re.compile(r"attachment:([^)\s\"']+)")
+_FORMATTER = HtmlFormatter(nowrap=True)
+_LEXER = PythonLexer()
+# Priority of display formats, richest safe one first.
+_ORDER = ("image/png", "image/jpeg", "image/svg+xml", "text/html", "text/markdown",
+          "text/latex", "text/plain")
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def _cut(text: str, what: str) -> str:
+    lines = text.splitlines()
+    if len(lines) <= MAX_LINES:
+        return f'<pre class="nb-{what}">{escape(text)}</pre>'
+    shown = "\n".join(lines[:MAX_LINES])
+    note = (f'<p class="nb-cut">… {len(lines) - MAX_LINES} more lines not shown here; '
+            "the notebook file has the full output.</p>")
+    return f'<pre class="nb-{what}">{escape(shown)}</pre>{note}'
+
+
+def _image(data: str, mime: str, sink: AssetSink, alt: str) -> str:
+    raw = data.encode() if mime == "image/svg+xml" else base64.b64decode(data)
+    return f'<img src="{sink(raw, IMAGE_TYPES[mime])}" alt="{escape(alt)}" loading="lazy">'
+
+
+def _display(output: dict, sink: AssetSink, alt: str) -> str:
+    data = output.get("data", {})
+    for mime in _ORDER:
+        if mime not in data:
+            continue
+        value = _text(data[mime])
+        if mime.startswith("image/"):
+            return _image(value, mime, sink, alt)
+        if mime == "text/html":
+            if len(value) > MAX_HTML_CHARS:
+                return (f'<p class="nb-cut">An HTML output of {len(value) // 1000} kB is not '
+                        "shown here; the notebook file has it.</p>")
+            return f'<div class="nb-html">{clean_html(value, sink)}</div>'
+        if mime == "text/markdown":
+            return f'<div class="nb-markdown">{markdown_to_html(value, sink)}</div>'
+        return _cut(value, "text")
+    return ""
+
+
+def render_output(output: dict, sink: AssetSink, alt: str) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        return _cut(_text(output.get("text", "")), "stderr" if output.get("name") == "stderr"
+                    else "stream")
+    if kind == "error":
+        trace = _ANSI.sub("", "\n".join(output.get("traceback", [])))
+        trace = trace or f"{output.get('ename')}: {output.get('evalue')}"
+        return _cut(trace, "error")
+    if kind in ("display_data", "execute_result"):
+        return _display(output, sink, alt)
+    return ""
+
+
+def _markdown_cell(cell, sink: AssetSink) -> str:
+    source = _text(cell.source)
+    attachments = cell.get("attachments", {}) or {}
+
+    def attach(match: re.Match) -> str:
+        bundle = attachments.get(match.group(1), {})
+        for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg"), ("image/gif", "gif"),
+                          ("image/svg+xml", "svg")):
+            if mime in bundle:
+                payload = _text(bundle[mime])
+                raw = payload.encode() if ext == "svg" else base64.b64decode(payload)
+                return sink(raw, ext)
+        return ""
+
+    source = _ATTACHMENT.sub(attach, source)
+    return f'<div class="nb-cell nb-md">{markdown_to_html(source, sink)}</div>'
+
+
+def render_notebook(notebook: nbformat.NotebookNode, sink: AssetSink, title: str) -> str:
+    parts = ['<div class="nb">']
+    figure = 0
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            parts.append(_markdown_cell(cell, sink))
+        elif cell.cell_type == "code":
+            tags = cell.metadata.get("tags", [])
+            label = "parameters" if "parameters" in tags else (
+                "injected parameters" if "injected-parameters" in tags else "")
+            code = highlight(_text(cell.source), _LEXER, _FORMATTER)
+            parts.append('<div class="nb-cell nb-code">')
+            if label:
+                parts.append(f'<p class="nb-label">{label}</p>')
+            parts.append(f'<div class="highlight"><pre><code>{code}</code></pre></div>')
+            for output in cell.get("outputs", []):
+                if any(m.startswith("image/") for m in output.get("data", {})):
+                    figure += 1
+                rendered = render_output(output, sink, f"{title}, figure {figure}")
+                if rendered:
+                    parts.append(f'<div class="nb-output">{rendered}</div>')
+            parts.append("</div>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def read_notebook(path) -> nbformat.NotebookNode:
+    with open(path, encoding="utf-8") as handle:
+        return nbformat.reads(handle.read(), as_version=4)
+
+
+def notebook_json(notebook: nbformat.NotebookNode) -> str:
+    return json.dumps(notebook, ensure_ascii=False)

@@ -1,0 +1,398 @@
+"""The Markdown of each page, from the collected project views (pure functions)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from .. import STEP_TITLES, STEPS
+from ..config import Profile
+from .collect import ProjectView
+from .sanitize import escape, markdown_to_html
+
+UNIT_METRICS = {"accuracy", "precision", "recall", "f1", "roc_auc", "r2"}
+METRIC_NAMES = {"accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²",
+                "f1": "F1", "roc_auc": "ROC AUC", "precision": "precision", "recall": "recall"}
+SKILLS = {
+    "tabular-classification": "Classification of tabular data",
+    "tabular-regression": "Regression on tabular data",
+    "image-classification": "Image classification",
+    "time-series-forecasting": "Time-series forecasting",
+}
+
+
+def metric_label(name: str) -> str:
+    return METRIC_NAMES.get(name, name)
+
+
+def fmt(value: float | None, metric: str) -> str:
+    if value is None:
+        return "—"
+    if metric in UNIT_METRICS:
+        return f"{value:.3f}"
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def md_text(text: str) -> str:
+    """Plain text made safe inside generated Markdown (no HTML, no link syntax)."""
+    return re.sub(r"([\\`*_{}\[\]<>#|!])", r"\\\1", text)
+
+
+def front_matter(title: str, description: str, search: bool = True, extra: dict | None = None) -> str:
+    lines = ["---", f"title: {_yaml_str(title)}", f"description: {_yaml_str(description)}"]
+    for key, value in (extra or {}).items():
+        lines.append(f"{key}: {_yaml_str(value)}")
+    if not search:
+        lines += ["search:", "  exclude: true"]
+    return "\n".join(lines + ["---", ""])
+
+
+def _yaml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def tag_slug(tag: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-") or "tag"
+
+
+def _better(view: ProjectView) -> str | None:
+    """'better' / 'worse' than the baseline, in the metric's direction."""
+    if not view.primary or not view.baseline or view.baseline["name"] != view.primary["name"]:
+        return None
+    sign = 1 if view.primary["direction"] == "maximize" else -1
+    return "better" if sign * (view.primary["value"] - view.baseline["value"]) > 0 else "worse"
+
+
+def headline(view: ProjectView) -> str:
+    """'accuracy 0.982 · baseline 0.627 · reference 0.975'."""
+    metric = view.config.metric.name
+    parts = [f"**{metric_label(metric)} {fmt(view.primary and view.primary['value'], metric)}**"]
+    if view.baseline and view.baseline["name"] == metric:
+        parts.append(f"baseline {fmt(view.baseline['value'], metric)}")
+    if view.reference:
+        parts.append(f"reference {fmt(view.reference['value'], metric)}")
+    return " · ".join(parts)
+
+
+# --- home page ---------------------------------------------------------------------------
+
+def home_page(profile: Profile, views: list[ProjectView], thumbs: dict[str, str]) -> str:
+    out = [front_matter(profile.name, profile.headline or f"{profile.name}'s portfolio")]
+    out.append(f"# {md_text(profile.name)}\n")
+    if profile.headline:
+        out.append(f'<p class="pf-headline">{escape(profile.headline)}</p>\n')
+    if profile.bio:
+        out.append(f"{md_text(profile.bio)}\n")
+    if profile.links:
+        out.append(" · ".join(f"[{md_text(link.label)}](<{link.url}>)" for link in profile.links)
+                   + "\n")
+    out.append(f"## Projects ({len(views)})\n")
+    tags = sorted({t for v in views for t in v.config.tags})
+    if tags:
+        buttons = "".join(
+            f'<button type="button" class="pf-tag" data-tag="{escape(tag_slug(t))}">'
+            f"{escape(t)}</button>" for t in tags)
+        out.append(f'<div class="pf-filter" role="group" aria-label="Filter projects by tag">'
+                   f'<button type="button" class="pf-tag pf-tag--on" data-tag="">all</button>'
+                   f"{buttons}</div>\n")
+    out.append('<div class="pf-cards" markdown>\n')
+    for view in views:
+        out.append(card(view, thumbs.get(view.slug)))
+    out.append("</div>\n")
+    return "\n".join(out)
+
+
+def card(view: ProjectView, thumb: str | None) -> str:
+    c = view.config
+    data_tags = " ".join(tag_slug(t) for t in c.tags)
+    lines = [f'<div class="pf-card" data-tags="{escape(data_tags)}" markdown>', ""]
+    if thumb:
+        lines.append(f"[![{md_text(c.title)}]({thumb}){{ .pf-thumb loading=lazy }}]"
+                     f"(projects/{c.slug}/index.md)\n")
+    lines.append(f"### [{md_text(c.title)}](projects/{c.slug}/index.md)\n")
+    lines.append(f"{md_text(c.summary)}\n")
+    lines.append(headline(view) + "\n")
+    status = f"{view.steps_done} of 5 steps"
+    if view.smoke:
+        status += ' · <span class="pf-smoke">smoke run</span>'
+    if c.featured:
+        status += " · featured"
+    lines.append(f'<span class="pf-meta">{status}</span>\n')
+    if c.tags:
+        lines.append('<span class="pf-card-tags">' + " ".join(
+            f"`{md_text(t)}`" for t in c.tags) + "</span>\n")
+    lines.append("</div>\n")
+    return "\n".join(lines)
+
+
+# --- project page ------------------------------------------------------------------------
+
+def result_chart(view: ProjectView) -> str:
+    """A small inline SVG: baseline -> result -> reference on one scale."""
+    metric = view.config.metric.name
+    points = []
+    if view.baseline and view.baseline["name"] == metric:
+        points.append(("baseline", view.baseline["value"], "pf-bar-baseline"))
+    if view.primary:
+        points.append(("this project", view.primary["value"], "pf-bar-result"))
+    if view.reference:
+        points.append(("reference", view.reference["value"], "pf-bar-reference"))
+    if len(points) < 2:
+        return ""
+    top = max(p[1] for p in points) or 1.0
+    rows = []
+    for i, (label, value, cls) in enumerate(points):
+        width = max(2.0, 300 * value / top)
+        y = 8 + i * 30
+        rows.append(
+            f'<text x="0" y="{y + 15}" class="pf-chart-label">{label}</text>'
+            f'<rect x="110" y="{y}" width="{width:.1f}" height="20" class="{cls}"></rect>'
+            f'<text x="{110 + width + 6:.1f}" y="{y + 15}" class="pf-chart-value">'
+            f"{fmt(value, metric)}</text>"
+        )
+    height = 16 + 30 * len(points)
+    direction = "higher" if view.config.metric.direction == "maximize" else "lower"
+    return (f'<svg class="pf-chart" viewBox="0 0 480 {height}" role="img" '
+            f'aria-label="{escape(metric_label(metric))}: baseline, this project and reference '
+            f'({direction} is better)">' + "".join(rows) + "</svg>")
+
+
+def _step_metrics(view: ProjectView, step: str) -> list[dict]:
+    return [m for m in view.metrics.get("metrics", []) if m.get("step") == step]
+
+
+def metrics_table(records: list[dict]) -> str:
+    if not records:
+        return ""
+    rows = ["| model | metric | split | value | spread across folds |", "|---|---|---|---|---|"]
+    for m in records:
+        spread = m.get("spread")
+        spread_text = (f"± {fmt(spread['std'], m['name'])} (n = {spread['n']}, "
+                       f"{fmt(spread['min'], m['name'])}–{fmt(spread['max'], m['name'])})"
+                       if spread else "")
+        rows.append(f"| {md_text(m.get('model', '—'))} | {metric_label(m['name'])} | "
+                    f"{m['split']} | {fmt(m['value'], m['name'])} | {spread_text} |")
+    return "\n".join(rows) + "\n"
+
+
+def notebook_links(view: ProjectView, step: str, repository: str | None) -> str:
+    links = [f"[Read the notebook]({step}/index.md)",
+             f"[Download {step}.ipynb](files/{step}.ipynb)"]
+    nb_path = f"portfolio/projects/{view.slug}/export/notebooks/{step}.ipynb"
+    github = _github(repository)
+    if github:
+        links.append(f"[Source on GitHub](<https://github.com/{github}/blob/main/{nb_path}>)")
+        links.append(f"[Open in Colab](<https://colab.research.google.com/github/{github}/blob/"
+                     f"main/{nb_path}>){{ .pf-colab }}")
+    return " · ".join(links) + "\n"
+
+
+def _github(repository: str | None) -> str | None:
+    match = re.match(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?$", repository or "")
+    return match.group(1) if match else None
+
+
+def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dict[str, list[str]],
+                 repository: str | None) -> str:
+    c = view.config
+    metric = c.metric.name
+    out = [front_matter(c.title, c.summary or c.title)]
+    out.append(f"# {md_text(c.title)}\n")
+    if view.smoke:
+        out.append('!!! warning "Smoke run"\n    These results come from a fast smoke run '
+                   "(few epochs, few folds): they check that the project runs, not how well.\n")
+    out.append(f"{md_text(c.summary)}\n")
+    if c.tags:
+        out.append(" ".join(f"[`{md_text(t)}`](../../tags/{tag_slug(t)}.md)" for t in c.tags)
+                   + "\n")
+    out.append("## Overview\n")
+    data = view.dataset["title"] if view.dataset else f"own data ({c.dataset.name})"
+    out.append(f"| | |\n|---|---|\n| Problem | {SKILLS[c.problem_type]} |\n"
+               f"| Data | {md_text(data)} |\n| Model | {md_text(c.model)} |\n"
+               f"| Metric | {metric_label(metric)} on the held-out test set, "
+               f"{'higher' if c.metric.direction == 'maximize' else 'lower'} is better |\n")
+    out.append("### Result against the benchmark\n")
+    rows = ["| | " + metric_label(metric) + " | how |", "|---|---|---|"]
+    if view.baseline:
+        b = view.baseline
+        rows.append(f"| Naive baseline | {fmt(b['value'], b['name'])}"
+                    f"{'' if b['name'] == metric else ' (' + metric_label(b['name']) + ')'} | "
+                    f"{md_text(b.get('strategy', ''))} |")
+    if view.primary:
+        rows.append(f"| **This project** | **{fmt(view.primary['value'], metric)}** | "
+                    f"{md_text(c.model)}, test set |")
+    if view.reference:
+        r = view.reference
+        rows.append(f"| Reference | {fmt(r['value'], metric)} | {md_text(r['model'])}; "
+                    f"{md_text(r['protocol'])}; {md_text(r['source'])} |")
+    elif c.dataset.source != "builtin":
+        rows.append("| Reference | — | own data: no published reference |")
+    out.append("\n".join(rows) + "\n")
+    out.append(result_chart(view) + "\n")
+
+    out.append("## The five steps\n")
+    for number, step in enumerate(STEPS, start=1):
+        out.append(f"### {number}. {STEP_TITLES[step]}\n")
+        if not (view.project.export_dir / "notebooks" / f"{step}.ipynb").is_file():
+            out.append("Not done yet.\n")
+            continue
+        if narratives.get(step):
+            out.append(f'<div class="pf-narrative">\n{narratives[step]}\n</div>\n')
+        table = metrics_table(_step_metrics(view, step))
+        if table:
+            out.append(table)
+        for param in (p for p in view.metrics.get("params", []) if p.get("step") == step):
+            settings = ", ".join(f"{k} = {v}" for k, v in param["params"].items())
+            out.append(f"**{md_text(param['name'])}**: {md_text(settings)}\n")
+        for i, url in enumerate(figure_urls.get(step, []), start=1):
+            out.append(f"![{STEP_TITLES[step]}, figure {i}]({url}){{ loading=lazy }}\n")
+        out.append(notebook_links(view, step, repository))
+
+    out.append("## Metrics\n")
+    out.append(metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n")
+    out.append(model_card(view))
+    out.append(run_record(view))
+    return "\n".join(out)
+
+
+def model_card(view: ProjectView) -> str:
+    c = view.config
+    test = [m for m in view.metrics.get("metrics", []) if m["split"] == "test"]
+    dataset = view.dataset["title"] if view.dataset else c.dataset.name
+    lines = ["## Model card\n",
+             f"- **Model**: {md_text(c.model)} ({md_text(c.problem_type)})",
+             f"- **Intended use**: {md_text(c.model_card.intended_use)}",
+             f"- **Data**: {md_text(dataset)}; 80 % for training and model selection, 20 % "
+             "held out for the test scores below",
+             "- **Test metrics**: " + (", ".join(
+                 f"{metric_label(m['name'])} {fmt(m['value'], m['name'])}" for m in test) or "—"),
+             f"- **Limitations**: {md_text(c.model_card.limitations)}", ""]
+    yaml_lines = ["model-index:", f"- name: {c.slug}", "  results:", "  - task:",
+                  f"      type: {c.problem_type}", "    dataset:",
+                  f"      name: {_yaml_str(dataset)}", f"      type: {c.dataset.name}",
+                  "    metrics:"]
+    for m in test:
+        yaml_lines += [f"    - type: {m['name']}", f"      value: {m['value']:.6g}",
+                       f"      name: {_yaml_str(metric_label(m['name']) + ' (test)')}"]
+    lines.append("Hugging Face `model-index` metadata:\n")
+    lines.append("```yaml\n" + "\n".join(yaml_lines) + "\n```\n")
+    return "\n".join(lines)
+
+
+def run_record(view: ProjectView) -> str:
+    m = view.manifest
+    versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
+    rows = ["## Record of the run\n", "| | |", "|---|---|",
+            f"| Run | {'smoke run (--fast)' if m.get('smoke_run') else 'full run'}, finished "
+            f"{m.get('finished', '—')} |",
+            f"| Seed | {m.get('seed', '—')} |",
+            f"| Backend and device | {m.get('backend', '—')} on {md_text(str(m.get('device', '—')))} |",
+            f"| Versions | {md_text(versions)} |",
+            f"| Data hash | `{(m.get('inputs', {}).get('data') or '—')[:16]}` |",
+            f"| project.yml hash | `{(m.get('inputs', {}).get('project.yml') or '—')[:16]}` |"]
+    for record in m.get("notebooks", []):
+        rows.append(f"| {STEP_TITLES.get(record['step'], record['step'])} | "
+                    f"{record.get('seconds', 0):.1f} s |")
+    rows.append(f"| Total | {m.get('seconds', 0):.1f} s |")
+    return "\n".join(rows) + "\n"
+
+
+def narrative(cells_markdown: list[str]) -> str:
+    """A step's Markdown cells as safe HTML, without its title, headings demoted below h3."""
+    text = "\n\n".join(cells_markdown)
+    text = re.sub(r"\A\s*# [^\n]*\n", "", text)
+    return markdown_to_html(text, shift=3)
+
+
+def notebook_page(view: ProjectView, step: str, body: str) -> str:
+    c = view.config
+    title = f"{c.title}: {STEP_TITLES[step]}"
+    head = front_matter(title, f"Notebook {step} of {c.title}", search=False)
+    links = (f"[← {md_text(c.title)}](../index.md) · "
+             f"[Download {step}.ipynb](../files/{step}.ipynb)\n")
+    return f"{head}\n# {md_text(title)}\n\n{links}\n{body}\n"
+
+
+# --- portfolio pages ---------------------------------------------------------------------
+
+def leaderboard_page(views: list[ProjectView]) -> str:
+    out = [front_matter("Leaderboard", "Every project's result against its baseline and reference")]
+    out.append("# Leaderboard\n")
+    out.append("Each project's test score next to its dataset's naive baseline and published "
+               "reference. Click a column heading to sort.\n")
+    rows = ["| project | dataset | model | metric | baseline | result | reference | run |",
+            "|---|---|---|---|---|---|---|---|"]
+    for v in views:
+        metric = v.config.metric.name
+        data = v.dataset["title"] if v.dataset else f"own data ({v.config.dataset.name})"
+        base = fmt(v.baseline["value"], metric) if v.baseline and \
+            v.baseline["name"] == metric else "—"
+        ref = fmt(v.reference["value"], metric) if v.reference else "—"
+        rows.append(f"| [{md_text(v.config.title)}](projects/{v.slug}/index.md) | {md_text(data)} "
+                    f"| {md_text(v.config.model)} | {metric_label(metric)} | {base} | "
+                    f"{fmt(v.primary and v.primary['value'], metric)} | {ref} | "
+                    f"{'smoke' if v.smoke else 'full'} |")
+    out.append('<div class="pf-sortable" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n")
+    return "\n".join(out)
+
+
+def _project_list(views: list[ProjectView], prefix: str) -> str:
+    return "\n".join(f"- [{md_text(v.config.title)}]({prefix}projects/{v.slug}/index.md): "
+                     f"{md_text(v.config.summary)} ({headline(v)})" for v in views) + "\n"
+
+
+def skills_page(views: list[ProjectView]) -> str:
+    out = [front_matter("Skills", "Techniques shown in the projects, each with its projects")]
+    out.append("# Skills\n")
+    by_type = defaultdict(list)
+    for v in views:
+        by_type[v.config.problem_type].append(v)
+    out.append("## Problem types\n")
+    for kind, label in SKILLS.items():
+        if by_type.get(kind):
+            out.append(f"### {label}\n\n" + _project_list(by_type[kind], ""))
+    out.append("## Techniques\n")
+    by_tag = defaultdict(list)
+    for v in views:
+        for t in v.config.tags:
+            by_tag[t].append(v)
+    for tag in sorted(by_tag):
+        names = ", ".join(f"[{md_text(v.config.title)}](projects/{v.slug}/index.md)"
+                          for v in by_tag[tag])
+        out.append(f"- [**{md_text(tag)}**](tags/{tag_slug(tag)}.md): {names}")
+    return "\n".join(out) + "\n"
+
+
+def tag_pages(views: list[ProjectView]) -> dict[str, str]:
+    by_tag = defaultdict(list)
+    for v in views:
+        for t in v.config.tags:
+            by_tag[t].append(v)
+    pages = {}
+    for tag, tagged in sorted(by_tag.items()):
+        body = front_matter(f"Tag: {tag}", f"Projects tagged {tag}")
+        body += f"\n# Projects tagged “{md_text(tag)}”\n\n" + _project_list(tagged, "../")
+        pages[tag_slug(tag)] = body
+    return pages
+
+
+def about_page(profile: Profile, views: list[ProjectView]) -> str:
+    out = [front_matter(f"About {profile.name}", profile.headline or profile.name)]
+    out.append(f"# About {md_text(profile.name)}\n")
+    if profile.photo:
+        out.append(f"![{md_text(profile.name)}]({profile.photo}){{ .pf-photo width=160 }}\n")
+    if profile.headline:
+        out.append(f"**{md_text(profile.headline)}**\n")
+    if profile.bio:
+        out.append(f"{md_text(profile.bio)}\n")
+    if profile.links:
+        out.append("## Contact\n")
+        out.extend(f"- [{md_text(link.label)}](<{link.url}>)" for link in profile.links)
+        out.append("")
+    out.append("## Projects\n")
+    out.append(_project_list(views, ""))
+    skills = sorted({SKILLS[v.config.problem_type] for v in views})
+    if skills:
+        out.append("## What I can do\n")
+        out.extend(f"- {s}" for s in skills)
+    return "\n".join(out) + "\n"

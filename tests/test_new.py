@@ -1,0 +1,97 @@
+"""`portfolio new`: the projects it makes and its one-line errors (nothing created)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import cli, heart_csv, tree
+
+
+def test_new_with_builtin_data(portfolio_root):
+    result = cli(portfolio_root, "new", "Breast cancer diagnosis", "--no-input")
+    assert result.exit_code == 0, result.output
+    assert result.output == "created portfolio/projects/breast-cancer-diagnosis\n"
+    config = yaml.safe_load(
+        (portfolio_root / "portfolio/projects/breast-cancer-diagnosis/project.yml").read_text())
+    assert config["dataset"] == {"name": "breast_cancer", "source": "builtin"}
+    assert config["metric"] == {"name": "accuracy", "direction": "maximize"}
+    assert config["title"] == "Breast cancer diagnosis"
+
+
+def test_new_with_own_csv_copies_it_into_data(portfolio_root, tmp_path):
+    csv = heart_csv(tmp_path / "heart.csv")
+    result = cli(portfolio_root, "new", "Heart disease", "--data", str(csv),
+                 "--target", "disease", "--no-input")
+    assert result.exit_code == 0, result.output
+    project = portfolio_root / "portfolio/projects/heart-disease"
+    assert (project / "data/raw/heart.csv").read_bytes() == csv.read_bytes()
+    config = yaml.safe_load((project / "project.yml").read_text())
+    assert config["dataset"] == {"name": "heart", "source": "file",
+                                 "path": "data/raw/heart.csv", "target": "disease"}
+
+
+def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    heart = heart_csv(tmp / "heart.csv")
+    single = tmp / "single.csv"
+    pd.DataFrame({"x": [1, 2, 3], "y": ["a", "a", "a"]}).to_csv(single, index=False)
+    binary = tmp / "binary.csv"
+    binary.write_bytes(b"\x00\xff\xfe garbage \x00\x81")
+    return {
+        "missing csv": (["Heart", "--data", str(tmp / "nope.csv"), "--target", "disease"],
+                        f"Error: {tmp / 'nope.csv'}: no such file\n"),
+        "unreadable csv": (["Heart", "--data", str(binary), "--target", "y"],
+                           f"Error: {binary}: not a readable CSV file ("),
+        "no such column": (["Heart", "--data", str(heart), "--target", "outcome"],
+                           f"Error: {heart}: no column 'outcome' (columns: age, chol, sex, "
+                           "disease)\n"),
+        "single class": (["Heart", "--data", str(single), "--target", "y"],
+                         f"Error: {single}: target column 'y' has a single class; "
+                         "classification needs two or more\n"),
+        "empty slug": (["!!!"], "Error: title '!!!': gives no usable folder name; "
+                                "pass --slug with letters or digits\n"),
+        "unknown problem": (["Heart", "--problem", "clustering"],
+                            "Error: --problem: unknown problem type 'clustering' (choose from "
+                            "tabular-classification, tabular-regression, image-classification, "
+                            "time-series-forecasting)\n"),
+        "unknown dataset": (["Heart", "--dataset", "iris"],
+                            "Error: --dataset: unknown dataset 'iris' for tabular-classification "
+                            "(built-in: breast_cancer; or give your own with --data)\n"),
+        "missing target option": (["Heart", "--data", str(heart)],
+                                  f"Error: {heart}: --target is required with your own CSV "
+                                  "file\n"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing csv", "unreadable csv", "no such column",
+                                  "single class", "empty slug", "unknown problem",
+                                  "unknown dataset", "missing target option"])
+def test_bad_input_is_one_line_exit_1_and_creates_nothing(portfolio_root, tmp_path, case):
+    args, message = _bad_inputs(tmp_path)[case]
+    before = tree(portfolio_root)
+    result = cli(portfolio_root, "new", *args, "--no-input")
+    assert result.exit_code == 1
+    assert result.output.startswith(message)
+    assert result.output.count("\n") == 1
+    assert tree(portfolio_root) == before
+    assert not any((portfolio_root / "portfolio/projects").iterdir())
+
+
+def test_existing_project_is_refused_and_left_alone(portfolio_root):
+    assert cli(portfolio_root, "new", "Breast cancer", "--no-input").exit_code == 0
+    (portfolio_root / "portfolio/projects/breast-cancer/notes.md").write_text("mine")
+    before = tree(portfolio_root)
+    result = cli(portfolio_root, "new", "Breast cancer", "--no-input")
+    assert result.exit_code == 1
+    assert result.output == ("Error: portfolio/projects/breast-cancer: project 'breast-cancer' "
+                             "exists already\n")
+    assert tree(portfolio_root) == before
+
+
+def test_outside_a_portfolio_is_an_error(tmp_path):
+    result = cli(tmp_path, "new", "Anything", "--no-input")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {tmp_path.resolve()}: not inside a portfolio")
