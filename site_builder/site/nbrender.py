@@ -40,8 +40,19 @@ def _cut(text: str, what: str) -> str:
     return f'<pre class="nb-{what}">{escape(shown)}</pre>{note}'
 
 
+def _decode(data: str, mime: str) -> bytes | None:
+    if mime == "image/svg+xml":
+        return data.encode()
+    try:
+        return base64.b64decode(re.sub(r"\s+", "", data), validate=True)
+    except ValueError:
+        return None
+
+
 def _image(data: str, mime: str, sink: AssetSink, alt: str) -> str:
-    raw = data.encode() if mime == "image/svg+xml" else base64.b64decode(data)
+    raw = _decode(data, mime)
+    if raw is None:
+        return '<p class="nb-cut">An image output that is not valid base64 is not shown.</p>'
     return f'<img src="{sink(raw, IMAGE_TYPES[mime])}" alt="{escape(alt)}" loading="lazy">'
 
 
@@ -86,9 +97,8 @@ def _markdown_cell(cell, sink: AssetSink) -> str:
         bundle = attachments.get(match.group(1), {})
         for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg"), ("image/gif", "gif"),
                           ("image/svg+xml", "svg")):
-            if mime in bundle:
-                payload = _text(bundle[mime])
-                raw = payload.encode() if ext == "svg" else base64.b64decode(payload)
+            raw = _decode(_text(bundle[mime]), mime) if mime in bundle else None
+            if raw is not None:
                 return sink(raw, ext)
         return ""
 
