@@ -48,11 +48,26 @@ def new(title: str, no_input: bool, data: Path | None, **options) -> None:
 @click.option("--force", is_flag=True, help="Re-run every notebook, even when nothing changed.")
 @click.option("--timeout", type=click.IntRange(1), default=None,
               help="Seconds one cell may run before the project is stopped.")
-def run(slugs: tuple[str, ...], fast: bool, force: bool, timeout: int | None) -> None:
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Projects run in parallel on local processes [default: the number of cores].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786.")
+@click.option("--keep-going", is_flag=True, help="Finish the other projects when one fails.")
+@click.option("--backend", default="tensorflow", show_default=True,
+              help="The Keras backend: tensorflow, jax or torch.")
+def run(slugs: tuple[str, ...], **options) -> None:
     """Execute each project's five notebooks in order and export the results."""
     from .runner import RunOptions, run_projects
 
-    run_projects(find_portfolio(), list(slugs), RunOptions(fast=fast, force=force, timeout=timeout))
+    run_projects(find_portfolio(), list(slugs), RunOptions(**options))
+
+
+@main.command()
+def status() -> None:
+    """A table of every project: steps done, fresh or stale, metric, last run."""
+    from .status import print_status
+
+    print_status(find_portfolio())
 
 
 @main.command()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import nbformat
 
@@ -123,23 +124,22 @@ def _source_cell_number(executed: Path, cell_index: int) -> int:
         cells = nbformat.read(executed, as_version=4).cells
     except (OSError, ValueError):
         return cell_index + 1
+    # papermill puts an error-marker cell first after a failure; cell_index predates it.
+    cells = [c for c in cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
     injected = sum(
-        1
-        for cell in cells[:cell_index]
-        if {"injected-parameters", "papermill-error-cell-tag"} & set(cell.metadata.get("tags", []))
+        1 for cell in cells[:cell_index] if "injected-parameters" in cell.metadata.get("tags", [])
     )
     return cell_index - injected + 1
 
 
-def _kernel_manager_class(log: Path):
+def _kernel_manager_class(log: BinaryIO):
     """A kernel manager whose kernel writes its own stderr (C++ library logs) to a log file."""
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
         async def _async_start_kernel(self, **kw):
-            log.parent.mkdir(parents=True, exist_ok=True)
-            kw.setdefault("stderr", log.open("ab"))
-            kw.setdefault("stdout", kw["stderr"])
+            kw.setdefault("stderr", log)
+            kw.setdefault("stdout", log)
             return await super()._async_start_kernel(**kw)
 
         start_kernel = _async_start_kernel
@@ -157,21 +157,23 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions)
     notebook = nbformat.read(source, as_version=4)
     parameters = run_parameters(notebook, options.fast)
     where = f"{project.slug}: notebooks/{step}.ipynb"
+    project.logs_dir.mkdir(parents=True, exist_ok=True)
     try:
-        pm.execute_notebook(
-            str(source),
-            str(output),
-            parameters=parameters,
-            kernel_name="python3",
-            cwd=str(project.notebooks_dir),
-            log_output=False,
-            progress_bar=False,
-            execution_timeout=options.timeout,
-            # Output that libraries write straight to the process's file descriptors (such
-            # as TensorFlow's C++ logs) goes to the kernel log, not into the notebook.
-            extra_arguments=["--IPKernelApp.capture_fd_output=False"],
-            kernel_manager_class=_kernel_manager_class(project.logs_dir / "kernel.log"),
-        )
+        with (project.logs_dir / "kernel.log").open("ab") as kernel_log:
+            pm.execute_notebook(
+                str(source),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(project.notebooks_dir),
+                log_output=False,
+                progress_bar=False,
+                execution_timeout=options.timeout,
+                # Output that libraries write straight to the process's file descriptors
+                # (such as TensorFlow's C++ logs) goes to the kernel log, not the notebook.
+                extra_arguments=["--IPKernelApp.capture_fd_output=False"],
+                kernel_manager_class=_kernel_manager_class(kernel_log),
+            )
     except PapermillExecutionError as exc:
         cell = _source_cell_number(output, exc.cell_index)
         log = _log_traceback(project, step, "\n".join(exc.traceback))
@@ -209,6 +211,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
                 raise ProjectError(f"{project.slug}: notebooks/{path.name}: missing")
         plan = plan_run(project, options)
     except PortfolioError as exc:
+        report({"event": "failed", "project": project.slug, "message": exc.message})
         return ProjectResult(project.slug, "failed", exc.message)
     if plan.start == len(STEPS):
         report({"event": "cached", "project": project.slug})
@@ -247,13 +250,17 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
         _write_export(project, config, staging, records, options)
     except StepFailed as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        report({"event": "failed", "project": project.slug, "message": exc.message})
+        report({"event": "failed", "project": project.slug, "message": exc.message,
+                "step": exc.message.split(": ")[1] if ": " in exc.message else ""})
         return ProjectResult(project.slug, "failed", exc.message, executed,
                              time.monotonic() - started)
     except KeyboardInterrupt:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     swap_in(staging, project.export_dir)
+    state = _read_json(_state_file(project))
+    state.pop("failed", None)
+    _write_state(project, state.get("steps", {}))
     seconds = time.monotonic() - started
     report({"event": "done", "project": project.slug, "seconds": seconds})
     return ProjectResult(project.slug, "ran", plan.reason, executed, seconds)
@@ -301,25 +308,79 @@ def _write_export(project: Project, config, staging: Path, records: list[dict],
     )
 
 
-def _print_event(event: dict) -> None:
-    import click
+def _record_failure(project: Project, message: str) -> None:
+    state = _read_json(_state_file(project))
+    state["failed"] = message
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    write_json(_state_file(project), state)
 
-    kind, slug = event["event"], event["project"]
-    if kind == "cached":
-        click.echo(f"{slug}: up to date, nothing to run")
-    elif kind == "start":
-        click.echo(f"{slug}: running from {event['from']} ({event['reason']})")
-    elif kind == "step-done":
-        click.echo(f"{slug}: {event['step']} done in {event['seconds']:.1f} s")
-    elif kind == "done":
-        click.echo(f"{slug}: exported in {event['seconds']:.1f} s")
+
+def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[ProjectResult]:
+    """Run the projects: in this process, on local processes, or on a Dask cluster."""
+    workers = options.workers or os.cpu_count() or 1
+    if options.scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(options.scheduler, timeout="10s")
+        except OSError as exc:
+            raise PortfolioError(f"--scheduler {options.scheduler}: cannot connect ({exc})") from None
+        with client:
+            futures = [client.submit(run_project, p.dir, options, pure=False, key=f"run-{p.slug}")
+                       for p in todo]
+            for project in todo:
+                progress({"event": "queued", "project": project.slug})
+            results = []
+            for future in futures:
+                result = future.result()
+                progress({"event": "finished", "project": result.slug, "result": result})
+                results.append(result)
+            return results
+    if workers == 1 or len(todo) == 1:
+        results = []
+        for project in todo:
+            result = run_project(project.dir, options, progress)
+            results.append(result)
+            if result.status == "failed" and not options.keep_going:
+                break
+        return results
+    import multiprocessing
+    import queue
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("forkserver")
+    with context.Manager() as manager, ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)), mp_context=context
+    ) as pool:
+        events = manager.Queue()
+        pending = {pool.submit(run_project, p.dir, options, events.put) for p in todo}
+        results = []
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    progress(events.get_nowait())
+                except queue.Empty:
+                    break
+            for future in done:
+                result = future.result()
+                results.append(result)
+                if result.status == "failed" and not options.keep_going:
+                    for other in pending:
+                        other.cancel()
+        return results
 
 
 def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) -> list[ProjectResult]:
+    """Run every chosen project that changed; projects in parallel, steps in order."""
+    from .locking import portfolio_lock
+    from .progress import Progress
+
     if options.backend not in BACKENDS:
         raise PortfolioError(
             f"--backend: unknown backend '{options.backend}' (choose from {', '.join(BACKENDS)})"
         )
+    check_backend(options.backend)
     known = {p.slug: p for p in portfolio.projects()}
     for slug in slugs:
         if slug not in known:
@@ -328,17 +389,47 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
                 + (f" (projects: {', '.join(known)})" if known else "")
             )
     chosen = [known[s] for s in slugs] if slugs else list(known.values())
-    results = []
-    for project in chosen:
-        result = run_project(project.dir, options, _print_event)
-        results.append(result)
+    with portfolio_lock(portfolio, "run"), Progress() as progress:
+        results, todo = [], []
+        for project in chosen:
+            try:
+                load_project(project.dir, portfolio.rel(project.config_file))
+                plan = plan_run(project, options)
+            except PortfolioError as exc:
+                results.append(ProjectResult(project.slug, "failed", exc.message))
+                progress({"event": "failed", "project": project.slug, "message": exc.message})
+                continue
+            if plan.start == len(STEPS):
+                results.append(ProjectResult(project.slug, "cached", plan.reason))
+                progress({"event": "cached", "project": project.slug})
+            else:
+                todo.append(project)
+        if todo and (options.keep_going or not any(r.status == "failed" for r in results)):
+            try:
+                results += _dispatch(todo, options, progress)
+            except KeyboardInterrupt:
+                raise PortfolioError(
+                    "interrupted: the running projects were stopped; their previous exports "
+                    "are kept"
+                ) from None
+    for result in results:
         if result.status == "failed":
-            import click
-
-            click.echo(f"Error: {result.message}", err=True)
-            if not options.keep_going:
-                break
+            _record_failure(portfolio.project(result.slug), result.message)
     failed = [r for r in results if r.status == "failed"]
     if failed:
         raise PortfolioError(f"{len(failed)} of {len(chosen)} project(s) failed")
     return results
+
+
+EXTRAS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def check_backend(backend: str) -> None:
+    """A one-line error naming the extra to install when the backend is missing."""
+    from importlib.util import find_spec
+
+    if find_spec(EXTRAS[backend]) is None:
+        raise PortfolioError(
+            f"--backend {backend}: {EXTRAS[backend]} is not installed; install it with "
+            f"pip install \"dl-portfolio-kit[{backend}]\""
+        )

@@ -21,6 +21,9 @@ from .nbrender import read_notebook, render_notebook
 from .sanitize import asset_name
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# Material theme overrides (Open Graph tags); mkdocs.yml's theme.custom_dir names the copy
+# that `portfolio build` puts in build/overrides, so `zensical build` finds it there too.
+THEME = Path(__file__).resolve().parent.parent / "theme"
 THUMB_WIDTH = 480
 
 
@@ -73,7 +76,8 @@ def collect(portfolio: Portfolio) -> tuple[list[ProjectView], list[str]]:
     return views, errors
 
 
-def write_project(writer: DocsWriter, view: ProjectView, repository: str | None) -> None:
+def write_project(writer: DocsWriter, view: ProjectView, repository: str | None,
+                  thumb: str | None = None) -> None:
     base = f"projects/{view.slug}"
     figure_urls: dict[str, list[str]] = {}
     for figure in view.figures:
@@ -94,9 +98,9 @@ def write_project(writer: DocsWriter, view: ProjectView, repository: str | None)
             return name
 
         body = render_notebook(notebook, sink, f"{view.config.title}, {step}")
-        writer.text(f"{base}/{step}/index.md", pages.notebook_page(view, step, body))
+        writer.text(f"{base}/{step}/index.md", pages.notebook_page(view, step, body, thumb))
     writer.text(f"{base}/index.md",
-                pages.project_page(view, narratives, figure_urls, repository))
+                pages.project_page(view, narratives, figure_urls, repository, thumb))
 
 
 def generate(portfolio: Portfolio, docs: Path) -> tuple[list[ProjectView], list[str]]:
@@ -105,16 +109,17 @@ def generate(portfolio: Portfolio, docs: Path) -> tuple[list[ProjectView], list[
     writer = DocsWriter(docs)
     thumbs = {}
     for view in views:
-        write_project(writer, view, profile.repository)
         cover = view.cover()
         if cover is not None:
             writer.data(f"projects/{view.slug}/thumb.webp", thumbnail(cover))
             thumbs[view.slug] = f"projects/{view.slug}/thumb.webp"
+        write_project(writer, view, profile.repository, thumbs.get(view.slug))
+    image = pages.cover_image(views, thumbs)
     writer.text("index.md", pages.home_page(profile, views, thumbs))
-    writer.text("leaderboard.md", pages.leaderboard_page(views))
-    writer.text("skills.md", pages.skills_page(views))
-    writer.text("about.md", pages.about_page(profile, views))
-    for slug, content in pages.tag_pages(views).items():
+    writer.text("leaderboard.md", pages.leaderboard_page(views, image))
+    writer.text("skills.md", pages.skills_page(views, image))
+    writer.text("about.md", pages.about_page(profile, views, image))
+    for slug, content in pages.tag_pages(views, image).items():
         writer.text(f"tags/{slug}.md", content)
     if profile.photo:
         photo = portfolio.root / "portfolio" / profile.photo
@@ -170,11 +175,14 @@ def build_site(portfolio: Portfolio, strict: bool = True) -> Path:
     with portfolio_lock(portfolio, "build"):
         staging_docs = build_dir / "docs.new"
         staging_site = build_dir / "site.new"
-        for path in (staging_docs, staging_site):
+        staging_theme = build_dir / "overrides.new"
+        for path in (staging_docs, staging_site, staging_theme):
             if path.exists():
                 shutil.rmtree(path)
         views, errors = generate(portfolio, staging_docs)
+        shutil.copytree(THEME, staging_theme)
         swap_in(staging_docs, build_dir / "docs")
+        swap_in(staging_theme, build_dir / "overrides")
         render(portfolio, build_dir / "docs", staging_site, strict)
         swap_in(staging_site, site)
     for message in errors:

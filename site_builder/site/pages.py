@@ -38,10 +38,17 @@ def md_text(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]<>#|!])", r"\\\1", text)
 
 
-def front_matter(title: str, description: str, search: bool = True, extra: dict | None = None) -> str:
+def front_matter(title: str, description: str, search: bool = True, extra: dict | None = None,
+                 image: str | None = None, hide: tuple[str, ...] = ()) -> str:
+    """YAML front matter; `image` (a path from the site root) is the page's Open Graph image
+    and `hide` lists Material's hidden parts of the page (navigation, toc)."""
     lines = ["---", f"title: {_yaml_str(title)}", f"description: {_yaml_str(description)}"]
+    if image:
+        lines.append(f"image: {_yaml_str(image)}")
     for key, value in (extra or {}).items():
         lines.append(f"{key}: {_yaml_str(value)}")
+    if hide:
+        lines += ["hide:"] + [f"  - {part}" for part in hide]
     if not search:
         lines += ["search:", "  exclude: true"]
     return "\n".join(lines + ["---", ""])
@@ -76,8 +83,14 @@ def headline(view: ProjectView) -> str:
 
 # --- home page ---------------------------------------------------------------------------
 
+def cover_image(views: list[ProjectView], thumbs: dict[str, str]) -> str | None:
+    """The portfolio's Open Graph image: the thumbnail of the first project that has one."""
+    return next((thumbs[v.slug] for v in views if v.slug in thumbs), None)
+
+
 def home_page(profile: Profile, views: list[ProjectView], thumbs: dict[str, str]) -> str:
-    out = [front_matter(profile.name, profile.headline or f"{profile.name}'s portfolio")]
+    out = [front_matter(profile.name, profile.headline or f"{profile.name}'s portfolio",
+                        image=cover_image(views, thumbs), hide=("navigation",))]
     out.append(f"# {md_text(profile.name)}\n")
     if profile.headline:
         out.append(f'<p class="pf-headline">{escape(profile.headline)}</p>\n')
@@ -193,10 +206,10 @@ def _github(repository: str | None) -> str | None:
 
 
 def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dict[str, list[str]],
-                 repository: str | None) -> str:
+                 repository: str | None, image: str | None = None) -> str:
     c = view.config
     metric = c.metric.name
-    out = [front_matter(c.title, c.summary or c.title)]
+    out = [front_matter(c.title, c.summary or c.title, image=image)]
     out.append(f"# {md_text(c.title)}\n")
     if view.smoke:
         out.append('!!! warning "Smoke run"\n    These results come from a fast smoke run '
@@ -304,10 +317,10 @@ def narrative(cells_markdown: list[str]) -> str:
     return markdown_to_html(text, shift=3)
 
 
-def notebook_page(view: ProjectView, step: str, body: str) -> str:
+def notebook_page(view: ProjectView, step: str, body: str, image: str | None = None) -> str:
     c = view.config
     title = f"{c.title}: {STEP_TITLES[step]}"
-    head = front_matter(title, f"Notebook {step} of {c.title}", search=False)
+    head = front_matter(title, f"Notebook {step} of {c.title}", search=False, image=image)
     links = (f"[← {md_text(c.title)}](../index.md) · "
              f"[Download {step}.ipynb](../files/{step}.ipynb)\n")
     return f"{head}\n# {md_text(title)}\n\n{links}\n{body}\n"
@@ -315,8 +328,9 @@ def notebook_page(view: ProjectView, step: str, body: str) -> str:
 
 # --- portfolio pages ---------------------------------------------------------------------
 
-def leaderboard_page(views: list[ProjectView]) -> str:
-    out = [front_matter("Leaderboard", "Every project's result against its baseline and reference")]
+def leaderboard_page(views: list[ProjectView], image: str | None = None) -> str:
+    out = [front_matter("Leaderboard", "Every project's result against its baseline and reference",
+                        image=image)]
     out.append("# Leaderboard\n")
     out.append("Each project's test score next to its dataset's naive baseline and published "
                "reference. Click a column heading to sort.\n")
@@ -341,8 +355,9 @@ def _project_list(views: list[ProjectView], prefix: str) -> str:
                      f"{md_text(v.config.summary)} ({headline(v)})" for v in views) + "\n"
 
 
-def skills_page(views: list[ProjectView]) -> str:
-    out = [front_matter("Skills", "Techniques shown in the projects, each with its projects")]
+def skills_page(views: list[ProjectView], image: str | None = None) -> str:
+    out = [front_matter("Skills", "Techniques shown in the projects, each with its projects",
+                        image=image)]
     out.append("# Skills\n")
     by_type = defaultdict(list)
     for v in views:
@@ -363,21 +378,22 @@ def skills_page(views: list[ProjectView]) -> str:
     return "\n".join(out) + "\n"
 
 
-def tag_pages(views: list[ProjectView]) -> dict[str, str]:
+def tag_pages(views: list[ProjectView], image: str | None = None) -> dict[str, str]:
     by_tag = defaultdict(list)
     for v in views:
         for t in v.config.tags:
             by_tag[t].append(v)
     pages = {}
     for tag, tagged in sorted(by_tag.items()):
-        body = front_matter(f"Tag: {tag}", f"Projects tagged {tag}")
+        body = front_matter(f"Tag: {tag}", f"Projects tagged {tag}", image=image)
         body += f"\n# Projects tagged “{md_text(tag)}”\n\n" + _project_list(tagged, "../")
         pages[tag_slug(tag)] = body
     return pages
 
 
-def about_page(profile: Profile, views: list[ProjectView]) -> str:
-    out = [front_matter(f"About {profile.name}", profile.headline or profile.name)]
+def about_page(profile: Profile, views: list[ProjectView], image: str | None = None) -> str:
+    out = [front_matter(f"About {profile.name}", profile.headline or profile.name,
+                        image=profile.photo or image)]
     out.append(f"# About {md_text(profile.name)}\n")
     if profile.photo:
         out.append(f"![{md_text(profile.name)}]({profile.photo}){{ .pf-photo width=160 }}\n")
