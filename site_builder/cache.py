@@ -12,10 +12,9 @@ import json
 import platform
 import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 from pathlib import Path
-
-import nbformat
 
 from . import STEPS
 from .layout import Project
@@ -32,6 +31,7 @@ def sha256_json(value) -> str:
     return sha256_bytes(json.dumps(value, sort_keys=True, default=str).encode())
 
 
+@cache
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in LIBRARIES:
@@ -57,22 +57,33 @@ def hash_tree(root: Path, skip: tuple[str, ...] = ()) -> str:
     return digest.hexdigest()
 
 
-def fast_parameters(notebook: nbformat.NotebookNode) -> dict:
-    return dict(notebook.metadata.get("portfolio", {}).get("fast_parameters", {}) or {})
+def read_notebook_json(path: Path) -> dict:
+    """The notebook as plain JSON: hashing needs no schema validation (nbformat.read is slow)."""
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def run_parameters(notebook: nbformat.NotebookNode, fast: bool) -> dict:
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def fast_parameters(notebook: dict) -> dict:
+    return dict(notebook.get("metadata", {}).get("portfolio", {}).get("fast_parameters", {}) or {})
+
+
+def run_parameters(notebook: dict, fast: bool) -> dict:
     return fast_parameters(notebook) if fast else {}
 
 
-def code_hash(notebook: nbformat.NotebookNode) -> str:
-    cells = [c.source for c in notebook.cells if c.cell_type == "code"]
-    return sha256_json({"code": cells, "portfolio": notebook.metadata.get("portfolio", {})})
+def code_hash(notebook: dict) -> str:
+    cells = [_source(c) for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    portfolio = notebook.get("metadata", {}).get("portfolio", {})
+    return sha256_json({"code": cells, "portfolio": portfolio})
 
 
-def local_modules(project: Project, notebook: nbformat.NotebookNode) -> dict[str, str]:
+def local_modules(project: Project, notebook: dict) -> dict[str, str]:
     """Hashes of the project's own modules (notebooks/*.py) that the notebook imports."""
-    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    code = "\n".join(_source(c) for c in notebook.get("cells", []) if c.get("cell_type") == "code")
     imported = set(_IMPORT.findall(code))
     return {
         path.name: sha256_bytes(path.read_bytes())
@@ -100,7 +111,7 @@ def step_inputs(project: Project, fast: bool, backend: str = "tensorflow") -> li
     previous = ""
     result = []
     for index, step in enumerate(STEPS):
-        notebook = nbformat.read(project.notebook(step), as_version=4)
+        notebook = read_notebook_json(project.notebook(step))
         parts = {
             **shared,
             "code": code_hash(notebook),

@@ -12,6 +12,8 @@ from . import PROBLEM_TYPES
 from .errors import ProjectError
 
 SCHEMA_VERSION = 1
+# libyaml's loader where PyYAML was built with it: ten times faster on many projects.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 ProblemType = Literal[
     "tabular-classification",
@@ -90,7 +92,7 @@ def _field_path(loc: tuple) -> str:
 
 def read_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise ProjectError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:

@@ -8,8 +8,10 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
 
 from .notebook import BASELINE_MIME, ENV_MIME, METRIC_MIME, PARAMS_MIME
 

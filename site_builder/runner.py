@@ -13,13 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-import nbformat
-
 from . import STEPS
-from .cache import StepInputs, changed_input, library_versions, run_parameters, step_inputs
+from .cache import (
+    StepInputs,
+    changed_input,
+    library_versions,
+    read_notebook_json,
+    run_parameters,
+    step_inputs,
+)
 from .config import load_project
 from .errors import PortfolioError, ProjectError
-from .export import collect_metrics, environment, extract_figures, swap_in, write_json
+from .export import swap_in, write_json
 from .layout import Portfolio, Project
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -120,6 +125,8 @@ def _log_traceback(project: Project, step: str, text: str) -> Path:
 
 def _source_cell_number(executed: Path, cell_index: int) -> int:
     """1-based number of the failing cell in the user's notebook (without injected cells)."""
+    import nbformat
+
     try:
         cells = nbformat.read(executed, as_version=4).cells
     except (OSError, ValueError):
@@ -154,8 +161,7 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions)
     from papermill.exceptions import PapermillExecutionError
 
     source = project.notebook(step)
-    notebook = nbformat.read(source, as_version=4)
-    parameters = run_parameters(notebook, options.fast)
+    parameters = run_parameters(read_notebook_json(source), options.fast)
     where = f"{project.slug}: notebooks/{step}.ipynb"
     project.logs_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -268,10 +274,14 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
 
 def _write_export(project: Project, config, staging: Path, records: list[dict],
                   options: RunOptions) -> None:
+    import nbformat
+
     notebooks = {
         step: nbformat.read(staging / "notebooks" / f"{step}.ipynb", as_version=4)
         for step in STEPS
     }
+    from .export import collect_metrics, environment, extract_figures
+
     metrics = collect_metrics(notebooks, config, options.fast)
     if metrics["primary"] is None:
         raise StepFailed(

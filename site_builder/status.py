@@ -65,7 +65,7 @@ def print_status(portfolio: Portfolio) -> None:
             errors.append(exc.message)
             continue
         table.add_row(*(row[c] for c in columns))
-    Console(width=160).print(table)
+    Console().print(table)
     if errors:
         for message in errors:
             Console(stderr=True).print(f"Error: {message}", markup=False, highlight=False)

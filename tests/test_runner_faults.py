@@ -130,7 +130,8 @@ def test_a_second_run_on_a_busy_portfolio_says_so(portfolio_root):
                              "run' or 'portfolio build' holds the lock); try again when it ends\n")
 
 
-def test_status_table_says_where_each_project_stands(portfolio_root):
+def test_status_table_says_where_each_project_stands(portfolio_root, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
     make_tiny(portfolio_root, "alpha")
     make_tiny(portfolio_root, "beta")
     make_tiny(portfolio_root, "gamma", {"03_evaluate_algorithms": "1 / 0"})

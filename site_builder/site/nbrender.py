@@ -103,7 +103,8 @@ def _markdown_cell(cell, sink: AssetSink) -> str:
         return ""
 
     source = _ATTACHMENT.sub(attach, source)
-    return f'<div class="nb-cell nb-md">{markdown_to_html(source, sink)}</div>'
+    # Headings one level down: the page's own title is its only <h1>.
+    return f'<div class="nb-cell nb-md">{markdown_to_html(source, sink, shift=1)}</div>'
 
 
 def render_notebook(notebook: nbformat.NotebookNode, sink: AssetSink, title: str) -> str:

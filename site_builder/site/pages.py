@@ -185,7 +185,8 @@ def metrics_table(records: list[dict]) -> str:
                        if spread else "")
         rows.append(f"| {md_text(m.get('model', '—'))} | {metric_label(m['name'])} | "
                     f"{m['split']} | {fmt(m['value'], m['name'])} | {spread_text} |")
-    return "\n".join(rows) + "\n"
+    # Cells kept on one line (portfolio.css): on a phone the table scrolls sideways as a whole.
+    return '<div class="pf-metrics" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
 
 
 def notebook_links(view: ProjectView, step: str, repository: str | None) -> str:
