@@ -80,3 +80,35 @@ def build(strict: bool) -> None:
     portfolio = find_portfolio()
     site = build_site(portfolio, strict=strict)
     click.echo(f"built {portfolio.rel(site)}")
+
+
+@main.command()
+def check() -> None:
+    """Report secrets, unsafe HTML, broken links, size limits and stale or smoke exports."""
+    from .check import report, run_checks
+
+    report(*run_checks(find_portfolio()))
+
+
+@main.command()
+@click.option("--remote", default="origin", show_default=True)
+@click.option("--branch", default="gh-pages", show_default=True)
+@click.option("--cname", default=None, metavar="DOMAIN", help="A custom domain (writes CNAME).")
+@click.option("--dry-run", is_flag=True, help="Check and build, but commit and push nothing.")
+@click.option("--force", multiple=True, metavar="KIND",
+              help="Publish despite findings of this kind (repeatable), e.g. --force smoke-run.")
+def publish(**options) -> None:
+    """Check, build, and commit the site to the GitHub Pages branch, then push."""
+    from .publish import publish as publish_site
+
+    publish_site(find_portfolio(), **options)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+def init(directory: Path) -> None:
+    """Make a new portfolio repository in DIRECTORY."""
+    from .init import initialize
+
+    for rel in initialize(directory):
+        click.echo(f"created {directory / rel}")

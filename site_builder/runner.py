@@ -87,9 +87,9 @@ class Plan:
     reason: str
 
 
-def plan_run(project: Project, options: RunOptions) -> Plan:
+def plan_run(project: Project, options: RunOptions, working_files: bool = True) -> Plan:
     """Which steps must run: from the first whose inputs changed since the export, or
-    earlier where the working files an earlier step writes are not current."""
+    (with `working_files`) earlier where the files an earlier step writes are not current."""
     inputs = step_inputs(project, options.fast, options.backend)
     exported = {n.get("step"): n for n in read_manifest(project).get("notebooks", [])}
     if options.force:
@@ -106,7 +106,7 @@ def plan_run(project: Project, options: RunOptions) -> Plan:
                     what = changed_input(old.get("inputs", {}), step.parts) or "inputs"
                     reason = f"{step.step}: {what} changed"
                 break
-    if start < len(STEPS):
+    if working_files and start < len(STEPS):
         state = _read_json(_state_file(project)).get("steps", {})
         for index in range(start):
             if state.get(inputs[index].step) != inputs[index].key:

@@ -19,7 +19,8 @@ from .datasets import (
 from .errors import PortfolioError
 from .layout import Portfolio
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "template"
+# The repository's template/ (a symbolic link to it is packaged as site_builder/project_template).
+TEMPLATE_DIR = Path(__file__).resolve().parent / "project_template"
 
 
 class TemplateError(Exception):

@@ -31,7 +31,7 @@ def project_state(project: Project) -> dict:
         state = "never run"
     else:
         smoke = bool(manifest.get("smoke_run"))
-        plan = plan_run(project, RunOptions(fast=smoke))
+        plan = plan_run(project, RunOptions(fast=smoke), working_files=False)
         if plan.start < len(STEPS):
             state = f"stale: {plan.reason}"
         else:

@@ -65,3 +65,39 @@ def make_tiny(root: Path, slug: str, extra: dict[str, str] | None = None) -> Pat
                     nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(body)]
         nbformat.write(nb, project / "notebooks" / f"{step}.ipynb")
     return project
+
+
+def fake_export(project: Path, smoke: bool = False, score: float = 0.75) -> None:
+    """An export/ as `portfolio run` writes it, without running anything (keys are current)."""
+    import json
+    import shutil
+
+    from site_builder.cache import library_versions, step_inputs
+    from site_builder.layout import Project
+
+    export = project / "export"
+    (export / "notebooks").mkdir(parents=True)
+    (export / "figures").mkdir()
+    for step in STEPS:
+        shutil.copy(project / "notebooks" / f"{step}.ipynb", export / "notebooks")
+    metrics = {
+        "schema_version": 1, "project": project.name, "smoke_run": smoke,
+        "primary": {"name": "accuracy", "value": score, "direction": "maximize",
+                    "split": "test", "step": STEPS[-1]},
+        "baseline": {"name": "accuracy", "value": 0.5, "strategy": "coin flip", "split": "test",
+                     "step": STEPS[0]},
+        "metrics": [{"name": "accuracy", "value": score, "split": "test", "model": "Guess",
+                     "step": STEPS[-1]}],
+        "params": [],
+    }
+    inputs = step_inputs(Project(project), smoke)
+    manifest = {
+        "schema_version": 1, "project": project.name, "smoke_run": smoke, "seed": 1,
+        "backend": "tensorflow", "device": "CPU", "versions": library_versions(),
+        "inputs": {"project.yml": inputs[0].parts["project.yml"], "data": inputs[0].parts["data"]},
+        "finished": "2026-01-01T00:00:00+00:00", "seconds": 5.0,
+        "notebooks": [{"step": s.step, "key": s.key, "inputs": s.parts, "seconds": 1.0,
+                       "executed": True} for s in inputs],
+    }
+    (export / "metrics.json").write_text(json.dumps(metrics))
+    (export / "manifest.json").write_text(json.dumps(manifest))

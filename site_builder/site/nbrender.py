@@ -16,6 +16,7 @@ from ..export import IMAGE_TYPES
 from .sanitize import AssetSink, clean_html, escape, markdown_to_html
 
 MAX_LINES = 60
+END_MARKER = "<!-- end of notebook -->"
 MAX_HTML_CHARS = 60_000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ATTACHMENT = re.compile(r"attachment:([^)\s\"']+)")
@@ -129,7 +130,7 @@ def render_notebook(notebook: nbformat.NotebookNode, sink: AssetSink, title: str
                 if rendered:
                     parts.append(f'<div class="nb-output">{rendered}</div>')
             parts.append("</div>")
-    parts.append("</div>")
+    parts.append(f"</div>{END_MARKER}")
     return "\n".join(parts)
 
 

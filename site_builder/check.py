@@ -1,0 +1,215 @@
+"""`portfolio check`: what must not reach a public portfolio, each as `FILE[:cell N]: what, why`."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from . import STEPS
+from .config import load_profile, load_project
+from .errors import PortfolioError
+from .layout import Portfolio, Project
+from .site.nbrender import END_MARKER
+
+ALLOWLIST = "portfolio/check-allowlist.txt"
+MB = 1024 * 1024
+FILE_LIMIT, FILE_WARN, SITE_LIMIT = 100 * MB, 50 * MB, 1024 * MB
+_UNSAFE = re.compile(r"<script\b|<iframe\b|\son[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
+_LINK = re.compile(r'(?:href|src)="([^"#?]*)')
+# Detectors with a known shape; the entropy detectors flag ordinary code in every notebook.
+_SKIPPED_PLUGINS = ("HighEntropyString", "IPPublicDetector")
+KINDS = ("secret", "unsafe-html", "broken-link", "size", "smoke-run", "stale", "missing-steps",
+         "project-yml")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    file: str
+    cell: int | None
+    what: str
+    why: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:cell {self.cell}" if self.cell else self.file
+        return f"{where}: {self.what}, {self.why}"
+
+
+def _plugins() -> list[dict]:
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+    return [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()
+            if not any(skip in cls.__name__ for skip in _SKIPPED_PLUGINS)]
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def cell_texts(notebook: dict) -> list[tuple[int, str]]:
+    """Each cell's decoded text: its source and every text output, as a person would read it."""
+    cells = []
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        parts = [_text(cell.get("source", ""))]
+        for output in cell.get("outputs", []):
+            parts.append(_text(output.get("text", "")))
+            parts.extend(_text(v) for k, v in output.get("data", {}).items()
+                         if k.startswith("text/") or k.endswith("json"))
+            parts.extend(_text(line) for line in output.get("traceback", []))
+        cells.append((number, "\n".join(parts)))
+    return cells
+
+
+def read_allowlist(root: Path) -> set[str]:
+    path = root / ALLOWLIST
+    if not path.is_file():
+        return set()
+    return {line.split("#")[0].strip() for line in path.read_text().splitlines()
+            if line.split("#")[0].strip()}
+
+
+def scan_secrets(path: Path, display: str, allowed: set[str]) -> list[Finding]:
+    from detect_secrets.core.scan import scan_line
+    from detect_secrets.settings import transient_settings
+
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    findings = []
+    with transient_settings({"plugins_used": _plugins()}):
+        for number, text in cell_texts(notebook):
+            for line in text.splitlines():
+                for secret in scan_line(line):
+                    if secret.secret_hash in allowed:
+                        continue
+                    findings.append(Finding(
+                        "secret", display, number, f"{secret.type} ({secret.secret_hash[:12]})",
+                        "a credential must not be published; remove it and rotate it, or add "
+                        f"its hash to {ALLOWLIST} if it is not a secret"))
+    return findings
+
+
+def scan_html(path: Path, display: str) -> list[Finding]:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    findings = []
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        texts = [_text(cell.get("source", ""))] if cell.get("cell_type") == "markdown" else []
+        for output in cell.get("outputs", []):
+            texts += [_text(v) for k, v in output.get("data", {}).items()
+                      if k in ("text/html", "text/markdown", "image/svg+xml")]
+        for text in texts:
+            match = _UNSAFE.search(text)
+            if match:
+                findings.append(Finding(
+                    "unsafe-html", display, number,
+                    f"HTML that would execute ({match.group(0).strip()})",
+                    "the site renders it inert, but the notebook file carries it"))
+                break
+    return findings
+
+
+def check_project(portfolio: Portfolio, project: Project, allowed: set[str]) -> list[Finding]:
+    from .runner import RunOptions, plan_run, read_manifest
+
+    rel = portfolio.rel
+    try:
+        load_project(project.dir, rel(project.config_file))
+    except PortfolioError as exc:
+        file, _, rest = exc.message.partition(": ")
+        return [Finding("project-yml", file, None, rest, "the project is left out of the site")]
+    findings = []
+    notebooks = sorted(project.notebooks_dir.glob("*.ipynb")) + sorted(
+        (project.export_dir / "notebooks").glob("*.ipynb"))
+    for path in notebooks:
+        findings += scan_secrets(path, rel(path), allowed)
+        findings += scan_html(path, rel(path))
+    manifest = read_manifest(project)
+    if not manifest:
+        return findings + [Finding("missing-steps", rel(project.export_dir), None,
+                                   "no export", "run 'portfolio run' before publishing")]
+    missing = [s for s in STEPS if not (project.export_dir / "notebooks" / f"{s}.ipynb").is_file()]
+    if missing:
+        findings.append(Finding("missing-steps", rel(project.export_dir), None,
+                                f"steps missing: {', '.join(missing)}",
+                                "a published project shows all five steps"))
+    smoke = bool(manifest.get("smoke_run"))
+    if smoke:
+        findings.append(Finding("smoke-run", rel(project.export_dir / "manifest.json"), None,
+                                "the export is a smoke run (--fast)",
+                                "its scores are not results; run it in full"))
+    plan = plan_run(project, RunOptions(fast=smoke), working_files=False)
+    if plan.start < len(STEPS):
+        findings.append(Finding("stale", rel(project.export_dir / "manifest.json"), None,
+                                f"the export is stale ({plan.reason})",
+                                "the published results would not match the notebooks"))
+    return findings
+
+
+def check_site(portfolio: Portfolio, site: Path) -> tuple[list[Finding], list[str]]:
+    findings, warnings = [], []
+    rel = portfolio.rel
+    total = 0
+    for path in sorted(site.rglob("*")):
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        total += size
+        if size > FILE_LIMIT:
+            findings.append(Finding("size", rel(path), None, f"{size / MB:.0f} MB",
+                                    "GitHub Pages refuses files over 100 MB"))
+        elif size > FILE_WARN:
+            warnings.append(f"{rel(path)}: {size / MB:.0f} MB, GitHub warns about files over 50 MB")
+        if path.suffix != ".html":
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        notebook = re.search(f'<div class="nb">(.*?){re.escape(END_MARKER)}', text, re.S)
+        if notebook and _UNSAFE.search(notebook.group(1)):
+            findings.append(Finding("unsafe-html", rel(path), None,
+                                    "a rendered notebook carries HTML that would execute",
+                                    "notebook output must reach the site inert"))
+        for href in _LINK.findall(text):
+            if not href or re.match(r"^[a-z][a-z0-9+.-]*:", href) or href.startswith("//"):
+                continue
+            target = (site / href.lstrip("/")) if href.startswith("/") else (path.parent / href)
+            target = target.resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                findings.append(Finding("broken-link", rel(path), None, f"link to {href}",
+                                        "its target is not in the site"))
+    if total > SITE_LIMIT:
+        findings.append(Finding("size", rel(site), None, f"{total / MB:.0f} MB in all",
+                                "GitHub Pages sites must stay under 1 GB"))
+    return findings, warnings
+
+
+def run_checks(portfolio: Portfolio, site: Path | None = None) -> tuple[list[Finding], list[str]]:
+    """Every finding over the projects and, where it was built, the site."""
+    allowed = read_allowlist(portfolio.root)
+    findings: list[Finding] = []
+    try:
+        load_profile(portfolio.profile_file, portfolio.rel(portfolio.profile_file))
+    except PortfolioError as exc:
+        file, _, rest = exc.message.partition(": ")
+        findings.append(Finding("project-yml", file, None, rest, "the site cannot be built"))
+    for project in portfolio.projects():
+        findings += check_project(portfolio, project, allowed)
+    warnings: list[str] = []
+    site = site or portfolio.root / "site"
+    if site.is_dir():
+        site_findings, warnings = check_site(portfolio, site)
+        findings += site_findings
+    return findings, warnings
+
+
+def report(findings: list[Finding], warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for finding in findings:
+        click.echo(str(finding))
+    if findings:
+        kinds = sorted({f.kind for f in findings})
+        raise PortfolioError(f"{len(findings)} finding(s) ({', '.join(kinds)})")
+    click.echo("no findings")
