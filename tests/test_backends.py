@@ -1,0 +1,54 @@
+"""Keras backends: a fast run under JAX on the CPU, and the errors for a missing backend."""
+
+from __future__ import annotations
+
+import json
+from importlib.util import find_spec
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from .conftest import cli
+
+
+def test_unknown_backend_is_a_one_line_error(portfolio_root):
+    result = cli(portfolio_root, "run", "--backend", "theano")
+    assert result.exit_code == 1
+    assert result.output == ("Error: --backend: unknown backend 'theano' (choose from tensorflow, "
+                             "jax, torch)\n")
+
+
+@pytest.mark.skipif(find_spec("torch") is not None, reason="torch is installed here")
+def test_a_backend_that_is_not_installed_names_its_extra(portfolio_root):
+    assert cli(portfolio_root, "new", "Breast cancer", "--no-input").exit_code == 0
+    result = cli(portfolio_root, "run", "--backend", "torch")
+    assert result.exit_code == 1
+    assert result.output == ('Error: --backend torch: torch is not installed; install it with '
+                             'pip install "dl-portfolio-kit[torch]"\n')
+    assert not (portfolio_root / "portfolio/projects/breast-cancer/export").exists()
+
+
+@pytest.mark.kernel
+@pytest.mark.xdist_group("kernel")
+@pytest.mark.skipif(find_spec("jax") is None,
+                    reason='JAX is not installed: pip install -e ".[test,jax]"')
+def test_fast_run_under_jax_on_the_cpu(portfolio_root):
+    assert cli(portfolio_root, "new", "Breast cancer", "--no-input").exit_code == 0
+    result = cli(portfolio_root, "run", "--fast", "--backend", "jax")
+    assert result.exit_code == 0, result.output
+    export = portfolio_root / "portfolio/projects/breast-cancer/export"
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert (manifest["backend"], manifest["device"]) == ("jax", "CPU")
+    assert {n["inputs"]["backend"] for n in manifest["notebooks"]} == {"jax"}
+    metrics = json.loads((export / "metrics.json").read_text())
+    y = load_breast_cancer().target
+    assert metrics["baseline"]["value"] == pytest.approx(y.mean())
+    assert 0.85 <= metrics["primary"]["value"] <= 1.0
+    # The backend is part of the cache key: the same run on TensorFlow is not up to date.
+    from site_builder.layout import Portfolio
+    from site_builder.runner import RunOptions, plan_run
+
+    project = Portfolio(portfolio_root).project("breast-cancer")
+    assert plan_run(project, RunOptions(fast=True, backend="jax")).start == 5
+    assert plan_run(project, RunOptions(fast=True)).reason == \
+        "01_define_problem: backend changed"
