@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -48,7 +50,7 @@ def project_state(project: Project) -> dict:
         "metric": f"{metric} {fmt(primary, metric)}" if primary is not None else "—",
         "baseline": fmt(baseline.get("value"), metric) if baseline.get("name") == metric else "—",
         "reference": fmt(ref["value"], metric) if ref else "—",
-        "last run": manifest.get("finished", "—"),
+        "last run": manifest.get("finished", "—")[:16].replace("T", " "),
     }
 
 
@@ -65,7 +67,8 @@ def print_status(portfolio: Portfolio) -> None:
             errors.append(exc.message)
             continue
         table.add_row(*(row[c] for c in columns))
-    Console().print(table)
+    wide = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+    Console(width=wide).print(table)
     if errors:
         for message in errors:
             Console(stderr=True).print(f"Error: {message}", markup=False, highlight=False)
