@@ -315,7 +315,9 @@ def narrative(cells_markdown: list[str]) -> str:
     """A step's Markdown cells as safe HTML, without its title, headings demoted below h3."""
     text = "\n\n".join(cells_markdown)
     text = re.sub(r"\A\s*# [^\n]*\n", "", text)
-    return markdown_to_html(text, shift=3)
+    html = markdown_to_html(text, shift=3)
+    # A heading whose section holds only code says nothing here: drop it.
+    return re.sub(r"<h([1-6])>[^<]*</h\1>\s*(?=<h[1-6]>|\Z)", "", html.strip())
 
 
 def notebook_page(view: ProjectView, step: str, body: str, image: str | None = None) -> str:
