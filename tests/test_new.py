@@ -95,3 +95,58 @@ def test_outside_a_portfolio_is_an_error(tmp_path):
     result = cli(tmp_path, "new", "Anything", "--no-input")
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {tmp_path.resolve()}: not inside a portfolio")
+
+
+def _more_bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    from PIL import Image
+
+    one = tmp / "one-class"
+    (one / "cats").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(one / "cats" / "a.png")
+    broken = tmp / "broken"
+    for label in ("cats", "dogs"):
+        (broken / label).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(broken / label / "a.png")
+    (broken / "dogs" / "b.png").write_bytes(b"not a png")
+    dates = tmp / "dates.csv"
+    pd.DataFrame({"when": ["2020-01-01", "someday"] + ["2020-01-03"] * 30,
+                  "v": range(32)}).to_csv(dates, index=False)
+    text = tmp / "text.csv"
+    pd.DataFrame({"when": pd.date_range("2020-01-01", periods=32).strftime("%Y-%m-%d"),
+                  "v": ["1"] * 31 + ["many"]}).to_csv(text, index=False)
+    houses = tmp / "houses.csv"
+    pd.DataFrame({"rooms": [1, 2, 3], "price": ["cheap", "dear", "dear"]}).to_csv(houses,
+                                                                                   index=False)
+    ts = ["--problem", "time-series-forecasting", "--date-column", "when", "--value-column", "v"]
+    return {
+        "one image class": (["Pets", "--problem", "image-classification", "--data", str(one)],
+                            f"Error: {one}: 1 class folder(s); image classification needs at "
+                            "least two sub-folders, one per class\n"),
+        "unreadable image": (["Pets", "--problem", "image-classification", "--data", str(broken)],
+                             f"Error: {broken / 'dogs' / 'b.png'}: not a readable image\n"),
+        "dates do not parse": (["Sales", *ts, "--data", str(dates)],
+                               f"Error: {dates}: date column 'when' does not parse as dates "
+                               "(value 'someday')\n"),
+        "values not numeric": (["Sales", *ts, "--data", str(text)],
+                               f"Error: {text}: value column 'v' is not numeric (value 'many')\n"),
+        "regression target not numeric": (
+            ["Houses", "--problem", "tabular-regression", "--data", str(houses), "--target",
+             "price"],
+            f"Error: {houses}: target column 'price' is not numeric (value 'cheap'); regression "
+            "needs a numeric target\n"),
+        "unknown dataset of a type": (
+            ["Digits", "--problem", "image-classification", "--dataset", "mnist"],
+            "Error: --dataset: unknown dataset 'mnist' for image-classification (built-in: "
+            "digits; or give your own with --data)\n"),
+    }
+
+
+@pytest.mark.parametrize("case", ["one image class", "unreadable image", "dates do not parse",
+                                  "values not numeric", "regression target not numeric",
+                                  "unknown dataset of a type"])
+def test_bad_data_of_each_type_is_refused_before_anything_is_made(portfolio_root, tmp_path, case):
+    args, message = _more_bad_inputs(tmp_path)[case]
+    before = tree(portfolio_root)
+    result = cli(portfolio_root, "new", *args, "--no-input")
+    assert (result.exit_code, result.output) == (1, message)
+    assert tree(portfolio_root) == before

@@ -1,0 +1,155 @@
+"""Every problem type on built-in and own data, fast-run by a real kernel, with the metrics
+checked for type and range and the baseline against a value computed here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+from sklearn.model_selection import train_test_split
+
+from .conftest import cli, make_portfolio
+
+pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
+
+
+def houses_csv(path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    n = 150
+    rooms = rng.integers(1, 7, n)
+    area = rng.normal(90, 25, n).round(1)
+    town = rng.choice(["north", "south", "east"], n)
+    price = 30 * rooms + 1.5 * area + np.where(town == "north", 40, 0) + rng.normal(0, 15, n)
+    pd.DataFrame({"rooms": rooms, "area": area, "town": town, "price": price.round(2)}).to_csv(
+        path, index=False)
+    return path
+
+
+def shapes_folder(path: Path) -> Path:
+    counts = {"circle": 14, "square": 12, "cross": 10}
+    rng = np.random.default_rng(2)
+    for label, count in counts.items():
+        (path / label).mkdir(parents=True)
+        for i in range(count):
+            image = Image.new("RGB", (24, 24), "white")
+            draw = ImageDraw.Draw(image)
+            a, b = rng.integers(2, 7), rng.integers(17, 22)
+            if label == "circle":
+                draw.ellipse((a, a, b, b), outline="black", width=2)
+            elif label == "square":
+                draw.rectangle((a, a, b, b), outline="black", width=2)
+            else:
+                draw.line((a, a, b, b), fill="black", width=2)
+                draw.line((a, b, b, a), fill="black", width=2)
+            image.save(path / label / f"{i:02d}.png")
+    return path
+
+
+def sales_csv(path: Path) -> Path:
+    months = pd.date_range("2010-01-01", periods=120, freq="MS")
+    rng = np.random.default_rng(3)
+    values = 100 + 10 * np.sin(np.arange(120) * 2 * np.pi / 12) + np.arange(120) * 0.3 \
+        + rng.normal(0, 2, 120)
+    pd.DataFrame({"month": months.strftime("%Y-%m-%d"), "sales": values.round(2)}).to_csv(
+        path, index=False)
+    return path
+
+
+def regression_baseline(frame: pd.DataFrame, target: str) -> float:
+    train, test = train_test_split(frame, test_size=0.2, random_state=42)
+    return float(np.sqrt(np.mean((test[target] - train[target].mean()) ** 2)))
+
+
+def persistence_baseline(values: np.ndarray) -> float:
+    n_train = int(len(values) * 0.8)
+    actual, previous = values[n_train:], values[n_train - 1:-1]
+    return float(np.sqrt(np.mean((actual - previous) ** 2)))
+
+
+def expected_baseline(case: str, data: Path | None) -> float:
+    if case == "tabular-regression/builtin":
+        from sklearn.datasets import load_diabetes
+
+        return regression_baseline(load_diabetes(as_frame=True, scaled=False).frame, "target")
+    if case == "tabular-regression/own":
+        return regression_baseline(pd.read_csv(data), "price")
+    if case == "image-classification/builtin":
+        return 183 / 1797
+    if case == "image-classification/own":
+        return 14 / 36
+    if case == "time-series-forecasting/builtin":
+        import statsmodels.api as sm
+
+        return persistence_baseline(sm.datasets.sunspots.load_pandas().data["SUNACTIVITY"]
+                                    .to_numpy(float))
+    return persistence_baseline(pd.read_csv(data)["sales"].to_numpy(float))
+
+
+CASES = {
+    "tabular-regression/builtin": [],
+    "tabular-regression/own": ["--target", "price"],
+    "image-classification/builtin": [],
+    "image-classification/own": ["--image-size", "16"],
+    "time-series-forecasting/builtin": [],
+    "time-series-forecasting/own": ["--date-column", "month", "--value-column", "sales"],
+}
+MAKERS = {"tabular-regression": ("houses.csv", houses_csv),
+          "image-classification": ("shapes", shapes_folder),
+          "time-series-forecasting": ("sales.csv", sales_csv)}
+METRICS = {"tabular-regression": ("rmse", "minimize", {"rmse", "mae", "r2"}),
+           "image-classification": ("accuracy", "maximize", {"accuracy", "precision", "recall",
+                                                             "f1"}),
+           "time-series-forecasting": ("rmse", "minimize", {"rmse", "mae"})}
+
+
+@pytest.fixture(scope="module")
+def folio(tmp_path_factory) -> Path:
+    """All six projects, fast-run together (two at a time)."""
+    root = make_portfolio(tmp_path_factory.mktemp("types") / "folio")
+    for case, options in CASES.items():
+        problem, source = case.split("/")
+        args = ["new", case.replace("/", " "), "--problem", problem, "--no-input", *options]
+        if source == "own":
+            name, maker = MAKERS[problem]
+            args += ["--data", str(maker(root / name))]
+        result = cli(root, *args)
+        assert result.exit_code == 0, result.output
+    result = cli(root, "run", "--fast", "--workers", "2")
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fast_run_records_metrics_in_range_and_the_right_baseline(folio, case):
+    problem, source = case.split("/")
+    slug = case.replace("/", "-")
+    export = folio / "portfolio/projects" / slug / "export"
+    metrics = json.loads((export / "metrics.json").read_text())
+    name, direction, test_names = METRICS[problem]
+    assert metrics["smoke_run"] is True
+    primary = metrics["primary"]
+    assert (primary["name"], primary["direction"], primary["split"]) == (name, direction, "test")
+    assert isinstance(primary["value"], float) and np.isfinite(primary["value"])
+    test = {m["name"]: m["value"] for m in metrics["metrics"] if m["split"] == "test"}
+    assert test_names <= set(test)
+    for metric, value in test.items():
+        if metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+            assert 0.0 <= value <= 1.0, metric
+        elif metric in ("rmse", "mae"):
+            assert value >= 0.0, metric
+        elif metric == "r2":
+            assert value <= 1.0
+    data = None
+    if source == "own":
+        data = folio / MAKERS[problem][0]
+    assert metrics["baseline"]["name"] == name
+    assert metrics["baseline"]["value"] == pytest.approx(expected_baseline(case, data), rel=1e-6)
+    cv = [m for m in metrics["metrics"] if m["split"] in ("cv", "validation")]
+    assert len({m.get("model") for m in cv}) >= 3
+    assert all("spread" in m for m in cv if m["step"] == "03_evaluate_algorithms")
+    assert (export / "model/model.keras").is_file()
+    assert len(list((export / "figures").iterdir())) >= 3
