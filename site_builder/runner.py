@@ -414,7 +414,8 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
                 progress({"event": "cached", "project": project.slug})
             else:
                 todo.append(project)
-        if todo and (options.keep_going or not any(r.status == "failed" for r in results)):
+        # An invalid project.yml leaves that project out; the others still run.
+        if todo:
             try:
                 results += _dispatch(todo, options, progress)
             except KeyboardInterrupt:

@@ -149,3 +149,17 @@ def test_status_table_says_where_each_project_stands(portfolio_root, monkeypatch
     assert rows["beta"][2:4] == ["0/5", "never run"]
     assert rows["gamma"][3].startswith("failed: gamma: notebooks/03_evaluate_algorithms.ipynb")
 
+
+
+def test_an_invalid_project_yml_is_named_and_the_others_still_run(portfolio_root):
+    bad = make_tiny(portfolio_root, "alpha")
+    (bad / "project.yml").write_text((bad / "project.yml").read_text().replace("seed: 1", "seed: one"))
+    make_tiny(portfolio_root, "beta")
+    result = cli(portfolio_root, "run", "--workers", "1")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == ("Error: portfolio/projects/alpha/project.yml: field "
+                                             "'seed': Input should be a valid integer, unable to "
+                                             "parse string as an integer")
+    assert result.output.endswith("beta: exported in " + result.output.split(
+        "beta: exported in ")[1].split("\n")[0] + "\nError: 1 of 2 project(s) failed\n")
+    assert (portfolio_root / "portfolio/projects/beta/export/metrics.json").is_file()
