@@ -1,6 +1,9 @@
-"""Lag windows, walk-forward folds and the Keras networks of this project (steps 2 to 5)."""
+"""Lag windows, walk-forward folds and the Keras networks of this project (steps 2 to 5).
 
-import keras
+Keras is imported inside the network builders only, so that step 2 (which only makes the
+lag windows) starts quickly.
+"""
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 from sklearn.metrics import make_scorer, root_mean_squared_error
@@ -72,15 +75,14 @@ class LastLags(BaseEstimator, TransformerMixin):
 
 def build_mlp(meta, units=32, dropout=0.0, learning_rate=1e-3):
     """A multilayer perceptron that reads the lag window as a flat vector."""
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(meta["n_features_in_"],)),
-            keras.layers.Dense(units, activation="relu"),
-            keras.layers.Dropout(dropout),
-            keras.layers.Dense(units, activation="relu"),
-            keras.layers.Dense(1),
-        ]
-    )
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(meta["n_features_in_"],))])
+    for _ in range(2):
+        model.add(keras.layers.Dense(units, activation="relu"))
+        if dropout:
+            model.add(keras.layers.Dropout(dropout))
+    model.add(keras.layers.Dense(1))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="mse")
     return model
 
@@ -91,14 +93,15 @@ def build_rnn(meta, cell="LSTM", units=32, dropout=0.0, learning_rate=1e-3):
     The input is the flat window (so scikit-learn can cross-validate it); the first layer
     turns it into a sequence of `window` steps with one value each.
     """
+    import keras
+
     window = meta["n_features_in_"]
     layer = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU}[cell]
     model = keras.Sequential(
         [
             keras.Input(shape=(window,)),
             keras.layers.Reshape((window, 1)),
-            # Windows are short, so unrolling the loop is faster on a CPU.
-            layer(units, dropout=dropout, unroll=True),
+            layer(units, dropout=dropout),
             keras.layers.Dense(1),
         ]
     )
