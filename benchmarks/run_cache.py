@@ -58,7 +58,7 @@ def noop(source: Path, copies: int, repeats: int) -> dict:
             manifest_path = project.export_dir / "manifest.json"
             manifest = json.loads(manifest_path.read_text())
             smoke = manifest["smoke_run"]
-            for record, step in zip(manifest["notebooks"], step_inputs(project, smoke)):
+            for record, step in zip(manifest["notebooks"], step_inputs(project, smoke), strict=False):
                 record["key"], record["inputs"] = step.key, step.parts
             manifest_path.write_text(json.dumps(manifest))
         times = []

@@ -60,9 +60,12 @@ def test_project_page_shows_steps_metrics_and_links(site):
         assert f"{number}. {title}" in html
     for step in STEPS:
         assert f'href="{step}/"' in html
-        assert f'href="files/{step}.ipynb"' in html
-        assert (site / "site/projects" / slug / "files" / f"{step}.ipynb").is_file()
+        # The profile names the GitHub repository: the notebook files are linked there (export/
+        # is committed), not copied into the site.
+        assert ('href="https://github.com/test-person/portfolio/blob/main/portfolio/projects/'
+                f'{slug}/export/notebooks/{step}.ipynb"') in html
         assert (site / "site/projects" / slug / step / "index.html").is_file()
+    assert not (site / "site/projects" / slug / "files").exists()
     for figure in re.findall(r'src="(figures/[^"]+)"', html):
         assert (site / "site/projects" / slug / figure).is_file()
     assert len(re.findall(r'src="figures/', html)) == 5
@@ -75,9 +78,13 @@ def test_notebook_pages_show_outputs_as_files_without_noise(site):
     html = page(site, "projects/breast-cancer-diagnosis/03_evaluate_algorithms/index.html")
     assert "455 training rows, 30 inputs, 2-fold cross-validation" in html
     assert "data:image" not in html
-    images = re.findall(r'<img src="([0-9a-f]{16}\.png)"', html)
-    assert images and all((site / "site/projects/breast-cancer-diagnosis/03_evaluate_algorithms"
-                           / name).is_file() for name in images)
+    # An output image that is an exported figure links to that file (one copy in the site);
+    # any other image becomes a file named by its hash next to the page.
+    images = re.findall(r'<img src="([^"]+\.png)"', html)
+    assert images and all(re.fullmatch(r"\.\./figures/03_evaluate_algorithms-\d+\.png|[0-9a-f]{16}\.png",
+                                       name) for name in images)
+    page_dir = site / "site/projects/breast-cancer-diagnosis/03_evaluate_algorithms"
+    assert all((page_dir / name).is_file() for name in images)
     for noise in ("WARNING:tensorflow", "absl::", "retracing"):
         assert noise not in html
 

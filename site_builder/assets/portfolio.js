@@ -1,6 +1,9 @@
-// Tag filter on the home page and sortable leaderboard columns. Works with Material's
-// instant navigation (document$) and without it.
+// Tag filter on the home page, sortable leaderboard columns, the search dialog's name.
+// Works with Material's instant navigation (document$) and without it.
 (function () {
+  // Material's search overlay is a role="dialog" without a name: give it one (accessibility).
+  var search = document.querySelector('.md-search[role="dialog"]');
+  if (search && !search.hasAttribute("aria-label")) { search.setAttribute("aria-label", "Search"); }
   function setup() {
     var buttons = document.querySelectorAll(".pf-filter .pf-tag");
     buttons.forEach(function (button) {

@@ -6,19 +6,24 @@ from __future__ import annotations
 import base64
 import json
 import re
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import nbformat
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from ..export import IMAGE_TYPES
-from .sanitize import AssetSink, clean_html, escape, markdown_to_html
+from .sanitize import AssetSink, clean_html, escape, markdown_to_html, shift_headings
+
+if TYPE_CHECKING:
+    import nbformat
 
 MAX_LINES = 60
 END_MARKER = "<!-- end of notebook -->"
 MAX_HTML_CHARS = 60_000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_HEADING_MD = re.compile(r"^ {0,3}(#{1,6})[ \t]", re.M)
 _ATTACHMENT = re.compile(r"attachment:([^)\s\"']+)")
 _FORMATTER = HtmlFormatter(nowrap=True)
 _LEXER = PythonLexer()
@@ -44,8 +49,10 @@ def _cut(text: str, what: str) -> str:
 def _decode(data: str, mime: str) -> bytes | None:
     if mime == "image/svg+xml":
         return data.encode()
+    if any(c in data for c in " \n\r\t"):
+        data = "".join(data.split())  # (a regular expression is slow on a large image)
     try:
-        return base64.b64decode(re.sub(r"\s+", "", data), validate=True)
+        return base64.b64decode(data, validate=True)
     except ValueError:
         return None
 
@@ -91,7 +98,8 @@ def render_output(output: dict, sink: AssetSink, alt: str) -> str:
 
 
 def _markdown_cell(cell, sink: AssetSink) -> str:
-    source = _text(cell.source)
+    """A Markdown cell as safe HTML, its headings as written, its attachments as files."""
+    source = _text(cell.get("source", ""))
     attachments = cell.get("attachments", {}) or {}
 
     def attach(match: re.Match) -> str:
@@ -104,21 +112,55 @@ def _markdown_cell(cell, sink: AssetSink) -> str:
         return ""
 
     source = _ATTACHMENT.sub(attach, source)
-    # Headings one level down: the page's own title is its only <h1>.
-    return f'<div class="nb-cell nb-md">{markdown_to_html(source, sink, shift=1)}</div>'
+    return markdown_to_html(source, sink)
 
 
-def render_notebook(notebook: nbformat.NotebookNode, sink: AssetSink, title: str) -> str:
+def markdown_cells(notebook: dict, sink: AssetSink) -> list[tuple[str, bool]]:
+    """Each Markdown cell as safe HTML, and whether it links to files it wrote with `sink`
+    (HTML that only reads well next to the notebook's page). Converted once, for both the
+    notebook's page and the project page's narrative."""
+    cells = []
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "markdown":
+            wrote = []
+
+            def tracking(data: bytes, ext: str, _wrote: list = wrote) -> str:
+                _wrote.append(ext)
+                return sink(data, ext)
+
+            cells.append((_markdown_cell(cell, tracking), bool(wrote)))
+    return cells
+
+
+@lru_cache(maxsize=4096)
+def _highlight(source: str) -> str:
+    """Highlighted code; projects made from one template share most of their cells."""
+    return highlight(source, _LEXER, _FORMATTER)
+
+
+def render_notebook(notebook: dict, sink: AssetSink, title: str,
+                    markdown_html: list[str] | None = None) -> str:
+    """The notebook (its JSON as dicts, or an nbformat NotebookNode) as one HTML fragment;
+    `markdown_html`: its Markdown cells already converted (markdown_cells)."""
+    if markdown_html is None:
+        markdown_html = [html for html, _ in markdown_cells(notebook, sink)]
+    converted = iter(markdown_html)
     parts = ['<div class="nb">']
     figure = 0
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            parts.append(_markdown_cell(cell, sink))
-        elif cell.cell_type == "code":
-            tags = cell.metadata.get("tags", [])
+    # The page's own title is its only <h1>: the notebook's highest heading becomes an <h2>.
+    cells = notebook.get("cells", [])
+    markdown = "\n".join(_text(c.get("source", "")) for c in cells
+                         if c.get("cell_type") == "markdown")
+    levels = [len(m) for m in _HEADING_MD.findall(markdown)]
+    shift = max(0, 2 - min(levels)) if levels else 1
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            parts.append(f'<div class="nb-cell nb-md">{shift_headings(next(converted), shift)}</div>')
+        elif cell.get("cell_type") == "code":
+            tags = (cell.get("metadata") or {}).get("tags", [])
             label = "parameters" if "parameters" in tags else (
                 "injected parameters" if "injected-parameters" in tags else "")
-            code = highlight(_text(cell.source), _LEXER, _FORMATTER)
+            code = _highlight(_text(cell.get("source", "")))
             parts.append('<div class="nb-cell nb-code">')
             if label:
                 parts.append(f'<p class="nb-label">{label}</p>')
@@ -134,9 +176,21 @@ def render_notebook(notebook: nbformat.NotebookNode, sink: AssetSink, title: str
     return "\n".join(parts)
 
 
-def read_notebook(path) -> nbformat.NotebookNode:
+def read_notebook(path) -> dict:
+    """A notebook's JSON as plain dicts where it is version 4 (rendering needs neither the
+    schema validation of nbformat.reads, its slow part, nor attribute access); an older
+    version is converted by nbformat."""
     with open(path, encoding="utf-8") as handle:
-        return nbformat.reads(handle.read(), as_version=4)
+        text = handle.read()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("nbformat") == 4 and isinstance(data.get("cells"), list):
+        return data
+    import nbformat
+
+    return nbformat.reads(text, as_version=4)
 
 
 def notebook_json(notebook: nbformat.NotebookNode) -> str:

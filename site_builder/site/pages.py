@@ -8,8 +8,10 @@ from collections import defaultdict
 from .. import STEP_TITLES, STEPS
 from ..config import Profile
 from .collect import ProjectView
-from .sanitize import escape, markdown_to_html
+from .sanitize import escape, markdown_to_html, shift_headings
 
+# Cards whose thumbnails load with the page (one row on a wide screen); the rest load lazily.
+EAGER_CARDS = 3
 UNIT_METRICS = {"accuracy", "precision", "recall", "f1", "roc_auc", "r2"}
 METRIC_NAMES = {"accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²",
                 "f1": "F1", "roc_auc": "ROC AUC", "precision": "precision", "recall": "recall"}
@@ -90,7 +92,7 @@ def cover_image(views: list[ProjectView], thumbs: dict[str, str]) -> str | None:
 
 def home_page(profile: Profile, views: list[ProjectView], thumbs: dict[str, str]) -> str:
     out = [front_matter(profile.name, profile.headline or f"{profile.name}'s portfolio",
-                        image=cover_image(views, thumbs), hide=("navigation",))]
+                        image=cover_image(views, thumbs), hide=("navigation", "toc"))]
     out.append(f"# {md_text(profile.name)}\n")
     if profile.headline:
         out.append(f'<p class="pf-headline">{escape(profile.headline)}</p>\n')
@@ -109,18 +111,21 @@ def home_page(profile: Profile, views: list[ProjectView], thumbs: dict[str, str]
                    f'<button type="button" class="pf-tag pf-tag--on" data-tag="">all</button>'
                    f"{buttons}</div>\n")
     out.append('<div class="pf-cards" markdown>\n')
-    for view in views:
-        out.append(card(view, thumbs.get(view.slug)))
+    for i, view in enumerate(views):
+        out.append(card(view, thumbs.get(view.slug), eager=i < EAGER_CARDS))
     out.append("</div>\n")
     return "\n".join(out)
 
 
-def card(view: ProjectView, thumb: str | None) -> str:
+def card(view: ProjectView, thumb: str | None, eager: bool = False) -> str:
+    """A project's card; the first cards' thumbnails load at once (the largest paint of the
+    page is one of them), the others when they scroll into view."""
     c = view.config
     data_tags = " ".join(tag_slug(t) for t in c.tags)
     lines = [f'<div class="pf-card" data-tags="{escape(data_tags)}" markdown>', ""]
     if thumb:
-        lines.append(f"[![{md_text(c.title)}]({thumb}){{ .pf-thumb loading=lazy }}]"
+        loading = "" if eager else " loading=lazy"
+        lines.append(f"[![{md_text(c.title)}]({thumb}){{ .pf-thumb{loading} }}]"
                      f"(projects/{c.slug}/index.md)\n")
     lines.append(f"### [{md_text(c.title)}](projects/{c.slug}/index.md)\n")
     lines.append(f"{md_text(c.summary)}\n")
@@ -190,15 +195,24 @@ def metrics_table(records: list[dict]) -> str:
 
 
 def notebook_links(view: ProjectView, step: str, repository: str | None) -> str:
-    links = [f"[Read the notebook]({step}/index.md)",
-             f"[Download {step}.ipynb](files/{step}.ipynb)"]
+    """Links to a step's rendered notebook and to the notebook file: on GitHub (which renders
+    it and offers its download) where the profile names the repository, else in the site."""
+    links = [f"[Read the notebook]({step}/index.md)"]
     nb_path = f"portfolio/projects/{view.slug}/export/notebooks/{step}.ipynb"
     github = _github(repository)
     if github:
         links.append(f"[Source on GitHub](<https://github.com/{github}/blob/main/{nb_path}>)")
         links.append(f"[Open in Colab](<https://colab.research.google.com/github/{github}/blob/"
                      f"main/{nb_path}>){{ .pf-colab }}")
+    else:
+        links.append(f"[Download {step}.ipynb](files/{step}.ipynb)")
     return " · ".join(links) + "\n"
+
+
+def notebook_files_in_site(repository: str | None) -> bool:
+    """Whether the site carries a copy of each executed notebook: only where the notebooks are
+    not on GitHub already (export/ is committed), a copy that would double the site's size."""
+    return _github(repository) is None
 
 
 def _github(repository: str | None) -> str | None:
@@ -262,7 +276,8 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
             out.append(f"![{STEP_TITLES[step]}, figure {i}]({url}){{ loading=lazy }}\n")
         out.append(notebook_links(view, step, repository))
 
-    out.append("## Metrics\n")
+    # Tables of numbers and run metadata stay out of the search index (it loads with every page).
+    out.append("## Metrics { data-search-exclude }\n")
     out.append(metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n")
     out.append(model_card(view))
     out.append(run_record(view))
@@ -273,7 +288,7 @@ def model_card(view: ProjectView) -> str:
     c = view.config
     test = [m for m in view.metrics.get("metrics", []) if m["split"] == "test"]
     dataset = view.dataset["title"] if view.dataset else c.dataset.name
-    lines = ["## Model card\n",
+    lines = ["## Model card { data-search-exclude }\n",
              f"- **Model**: {md_text(c.model)} ({md_text(c.problem_type)})",
              f"- **Intended use**: {md_text(c.model_card.intended_use)}",
              f"- **Data**: {md_text(dataset)}; 80 % for training and model selection, 20 % "
@@ -296,7 +311,7 @@ def model_card(view: ProjectView) -> str:
 def run_record(view: ProjectView) -> str:
     m = view.manifest
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
-    rows = ["## Record of the run\n", "| | |", "|---|---|",
+    rows = ["## Record of the run { data-search-exclude }\n", "| | |", "|---|---|",
             f"| Run | {'smoke run (--fast)' if m.get('smoke_run') else 'full run'}, finished "
             f"{m.get('finished', '—')} |",
             f"| Seed | {m.get('seed', '—')} |",
@@ -311,21 +326,43 @@ def run_record(view: ProjectView) -> str:
     return "\n".join(rows) + "\n"
 
 
-def narrative(cells_markdown: list[str]) -> str:
-    """A step's Markdown cells as safe HTML, without its title, headings demoted below h3."""
+def heading_shift(text: str, top: int) -> int:
+    """How far to move Markdown headings so that the highest of them becomes h`top`: a page
+    keeps its headings in order, no level skipped (screen readers navigate by them)."""
+    levels = [len(m) for m in re.findall(r"^ {0,3}(#{1,6})[ \t]", text, re.M)]
+    return top - min(levels) if levels else 0
+
+
+def narrative(cells_markdown: list[str], cells_html: list[str | None] | None = None) -> str:
+    """A step's Markdown cells as safe HTML, without its title, headings from h4 down (the
+    step's own heading is an h3). `cells_html`: the cells already converted, headings as
+    written (None for a cell to convert here)."""
     text = "\n\n".join(cells_markdown)
-    text = re.sub(r"\A\s*# [^\n]*\n", "", text)
-    html = markdown_to_html(text, shift=3)
+    untitled = re.sub(r"\A\s*# [^\n]*\n", "", text)
+    shift = max(0, heading_shift(untitled, 4))
+    if cells_html is None:
+        html = markdown_to_html(untitled, shift=shift)
+    else:
+        joined = "\n".join(part for part in (
+            converted if converted is not None else markdown_to_html(source)
+            for source, converted in zip(cells_markdown, cells_html, strict=True)) if part)
+        if untitled != text:
+            joined = re.sub(r"\A\s*<h1>.*?</h1>\s*", "", joined, count=1, flags=re.S)
+        html = shift_headings(joined, shift)
     # A heading whose section holds only code says nothing here: drop it.
     return re.sub(r"<h([1-6])>[^<]*</h\1>\s*(?=<h[1-6]>|\Z)", "", html.strip())
 
 
-def notebook_page(view: ProjectView, step: str, body: str, image: str | None = None) -> str:
+def notebook_page(view: ProjectView, step: str, body: str, image: str | None = None,
+                  repository: str | None = None) -> str:
     c = view.config
     title = f"{c.title}: {STEP_TITLES[step]}"
     head = front_matter(title, f"Notebook {step} of {c.title}", search=False, image=image)
-    links = (f"[← {md_text(c.title)}](../index.md) · "
-             f"[Download {step}.ipynb](../files/{step}.ipynb)\n")
+    github = _github(repository)
+    source = (f"[Source on GitHub](<https://github.com/{github}/blob/main/portfolio/projects/"
+              f"{view.slug}/export/notebooks/{step}.ipynb>)" if github
+              else f"[Download {step}.ipynb](../files/{step}.ipynb)")
+    links = f"[← {md_text(c.title)}](../index.md) · {source}\n"
     return f"{head}\n# {md_text(title)}\n\n{links}\n{body}\n"
 
 
@@ -388,7 +425,8 @@ def tag_pages(views: list[ProjectView], image: str | None = None) -> dict[str, s
             by_tag[t].append(v)
     pages = {}
     for tag, tagged in sorted(by_tag.items()):
-        body = front_matter(f"Tag: {tag}", f"Projects tagged {tag}", image=image)
+        # Lists of projects, each found in search by its own page.
+        body = front_matter(f"Tag: {tag}", f"Projects tagged {tag}", image=image, search=False)
         body += f"\n# Projects tagged “{md_text(tag)}”\n\n" + _project_list(tagged, "../")
         pages[tag_slug(tag)] = body
     return pages

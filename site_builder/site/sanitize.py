@@ -65,14 +65,27 @@ def clean_html(text: str, sink: AssetSink | None = None) -> str:
     )
 
 
+_MARKDOWN: list[md.Markdown] = []
+
+
+def _markdown() -> md.Markdown:
+    """One converter, reset before each use: making one per call costs more than converting."""
+    if not _MARKDOWN:
+        _MARKDOWN.append(md.Markdown(extensions=["tables", "fenced_code", "sane_lists"]))
+    return _MARKDOWN[0]
+
+
 def markdown_to_html(text: str, sink: AssetSink | None = None, shift: int = 0) -> str:
     """Notebook Markdown to safe HTML; `shift` demotes headings (h1 -> h1+shift)."""
-    rendered = md.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
-    cleaned = clean_html(rendered, sink)
-    if shift:
-        cleaned = _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}",
-                               cleaned)
-    return cleaned
+    rendered = _markdown().reset().convert(text)
+    return shift_headings(clean_html(rendered, sink), shift)
+
+
+def shift_headings(html_text: str, shift: int) -> str:
+    """Headings moved `shift` levels down (h1 -> h1+shift, at most h6)."""
+    if not shift:
+        return html_text
+    return _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html_text)
 
 
 def escape(text: str) -> str:
