@@ -68,7 +68,7 @@ plugins:
 
 def _peak_rss(pid: int, peak: list[int], done: threading.Event) -> None:
     """The highest resident memory of the build's processes together (the build and any
-    worker processes it starts), sampled every 10 ms until it ends.
+    worker processes it starts), sampled every 50 ms until it ends.
 
     Not getrusage's ru_maxrss: Linux carries the forking parent's peak across exec into it,
     and it counts one process only."""
@@ -84,7 +84,7 @@ def _peak_rss(pid: int, peak: list[int], done: threading.Event) -> None:
                 except psutil.Error:
                     pass
             peak[0] = max(peak[0], total // 1024)
-            done.wait(0.01)
+            done.wait(0.05)
     except psutil.Error:
         return
 
