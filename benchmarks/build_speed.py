@@ -285,10 +285,15 @@ def markdown(results: dict, runs: dict, skipped: list[str]) -> str:
     out = [START, "", "## Build speed and size", ""]
     for n, run_info in runs.items():
         info = run_info["machine"]
-        out.append(f"- N={n}: `{run_info['command']}` on {info['cores']} cores "
+        when = f" ({run_info['date']})" if run_info.get("date") else ""
+        out.append(f"- N={n}: `{run_info['command']}`{when} on {info['cores']} cores "
                    f"({info['cpu'] or 'unknown CPU'}), Python {info['python']}, "
                    + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
                    + f"; load average at the start {info['load_average']}.")
+    if len({json.dumps(r, sort_keys=True) for r in runs.values()}) > 1:
+        out += ["", "The sizes come from separate runs (above), under different loads: a ratio "
+                "of wall times across them (the growth from N=100 to N=400) is only indicative; "
+                "the CPU-time ratio beside it is the comparable one."]
     out += ["", "A shared machine: wall times are noisy (other work runs beside the builds), "
             "CPU times less so. Medians of the runs (their number in brackets); each build is "
             "its own process; CPU and peak memory include the worker processes a build starts. "
@@ -331,11 +336,17 @@ def main() -> None:
                         help="run mkdocs-jupyter up to this N only (it takes minutes per build)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "pf-bench",
                         help="where the synthetic portfolios are made (kept for later runs)")
+    parser.add_argument("--report", action="store_true",
+                        help="write docs/benchmarks.md again from benchmarks/build_speed.json")
     parser.add_argument("--merge", action="store_true",
                         help="keep the other sizes' results of benchmarks/build_speed.json")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: N = 5, one run of each, nothing written")
     args = parser.parse_args()
+    if args.report:
+        previous = json.loads(RAW.read_text())
+        write_docs(markdown(previous["results"], previous["runs"], previous.get("skipped", [])))
+        return
     sizes = [5] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeats = 1 if args.quick else args.repeats
     try:
@@ -364,7 +375,8 @@ def main() -> None:
         if not jupyter:
             skipped.append(f"mkdocs-jupyter at N={n}" + ("" if has_jupyter else " (not installed)")
                            + (f" (over --jupyter-max {args.jupyter_max})" if has_jupyter else ""))
-        runs[str(n)] = {"command": command, "machine": machine()}
+        runs[str(n)] = {"command": command, "machine": machine(),
+                        "date": time.strftime("%Y-%m-%d %H:%M")}
         count = min(repeats, args.repeats_large) if n >= 400 else repeats
         results[str(n)] = measure(args.work, n, count, jupyter)
     section = markdown(results, runs, skipped)

@@ -175,6 +175,8 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions)
                 log_output=False,
                 progress_bar=False,
                 execution_timeout=options.timeout,
+                # A loaded machine can take over a minute to start a kernel and import.
+                start_timeout=300,
                 # Output that libraries write straight to the process's file descriptors
                 # (such as TensorFlow's C++ logs) goes to the kernel log, not the notebook.
                 extra_arguments=["--IPKernelApp.capture_fd_output=False"],
