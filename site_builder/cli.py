@@ -79,7 +79,8 @@ def build(strict: bool) -> None:
 
     portfolio = find_portfolio()
     site = build_site(portfolio, strict=strict)
-    click.echo(f"built {portfolio.rel(site)}")
+    if site is not None:
+        click.echo(f"built {portfolio.rel(site)}")
 
 
 @main.command()

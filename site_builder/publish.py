@@ -70,7 +70,8 @@ def publish(portfolio: Portfolio, remote: str = "origin", branch: str = "gh-page
     git = Git(portfolio.root)
     git.check_repository()
     git.check_remote(remote)
-    site = build_site(portfolio)
+    build_site(portfolio)
+    site = portfolio.root / "site"
     findings, warnings = run_checks(portfolio, site)
     blocking = [f for f in findings if f.kind not in force]
     if blocking:

@@ -351,8 +351,9 @@ def _write_state(path: Path, state: dict) -> None:
     os.replace(partial, path)
 
 
-def build_site(portfolio: Portfolio, strict: bool = True) -> Path:
-    """Generate build/docs and render site/; a failure leaves the previous site/ whole."""
+def build_site(portfolio: Portfolio, strict: bool = True) -> Path | None:
+    """Generate build/docs and render site/; a failure leaves the previous site/ whole.
+    Returns the site, or None when it was up to date and nothing was done."""
     site = portfolio.root / "site"
     build_dir = portfolio.root / "build"
     state_file = build_dir / STATE_FILE
@@ -367,7 +368,7 @@ def build_site(portfolio: Portfolio, strict: bool = True) -> Path:
             if hashes.seen != previous.get("hashes"):
                 _write_state(state_file, {**previous, "hashes": hashes.seen})
             click.echo(UP_TO_DATE)
-            return site
+            return None
         staging_docs = build_dir / "docs.new"
         staging_site = build_dir / "site.new"
         staging_theme = build_dir / "overrides.new"
