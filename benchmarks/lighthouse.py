@@ -34,6 +34,9 @@ from urllib.parse import urlsplit
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DOCS = REPO / "docs" / "benchmarks.md"
+sys.path.insert(0, str(HERE))
+from docs_section import write_section  # noqa: E402
+
 LIGHTHOUSE = HERE / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 START, END = "<!-- lighthouse:start -->", "<!-- lighthouse:end -->"
@@ -172,13 +175,7 @@ def markdown(pages: dict[str, dict], what: str, runs: int, command: str) -> str:
 
 
 def write_docs(section: str) -> None:
-    text = DOCS.read_text(encoding="utf-8") if DOCS.is_file() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: section, text,
-                      flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text, encoding="utf-8")
+    write_section(section, START, END, DOCS)
 
 
 def main() -> None:
