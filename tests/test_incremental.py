@@ -72,10 +72,21 @@ def add_output(notebook: Path, text: str) -> None:
     notebook.write_text(json.dumps(data))
 
 
+def inode(path: Path) -> int:
+    return path.stat().st_ino
+
+
+# MkDocs renders the changed pages in worker processes from this many on (2: always; a
+# million: never), and links the others from the previous site.
+@pytest.mark.parametrize("parallel_from", [2, 10**6])
 def test_adding_changing_and_removing_projects_builds_what_a_clean_build_does(
-        root, tmp_path, rendered):
+        root, tmp_path, rendered, monkeypatch, parallel_from):
+    from site_builder.site import mkbuild
+
+    monkeypatch.setattr(mkbuild, "PARALLEL_FROM", parallel_from)
     assert cli(root, "build").exit_code == 0
     assert sorted(rendered) == ["alpha", "beta", "gamma"]
+    alpha_page = inode(root / "site/projects/alpha/03_evaluate_algorithms/index.html")
 
     rendered.clear()
     fake_export(make_tiny(root, "delta"))
@@ -90,6 +101,10 @@ def test_adding_changing_and_removing_projects_builds_what_a_clean_build_does(
     assert_same_as_clean(root, tmp_path)
     assert sorted(rendered[:2]) == ["beta", "gamma"]
     assert "0.900" in (root / "site/index.html").read_text()
+    # An unchanged page is the previous build's file; a changed one is written anew.
+    assert inode(root / "site/projects/alpha/03_evaluate_algorithms/index.html") == alpha_page
+    gamma = root / "site/projects/gamma/03_evaluate_algorithms/index.html"
+    assert "a new line of output" in gamma.read_text()
 
     rendered.clear()
     config = root / "portfolio/projects/gamma/project.yml"
@@ -136,7 +151,7 @@ def test_any_changed_input_builds_again(root, monkeypatch, change):
     assert cli(root, "build").exit_code == 0
     calls = []
 
-    def render(portfolio, docs, site, strict):
+    def render(portfolio, docs, site, strict, previous=None):
         calls.append(site)
         site.mkdir()
         (site / "index.html").write_text("rendered")

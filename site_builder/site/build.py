@@ -4,8 +4,9 @@ Builds are incremental. build/state.json, written only after a build that succee
 full, records the hash of every input (site/inputs.py). A build whose inputs did not change,
 with the site it made still in place, does nothing. Otherwise a project whose inputs did not
 change is not rendered again: its pages and assets are copied from build/docs, which is
-that successful build's sources, and MkDocs renders every page. The state is removed before
-build/docs or site/ change, so a failed or killed build is never reused.
+that successful build's sources, and a page whose source did not change is not rendered by
+MkDocs again either (site/mkbuild.py). The state is removed before build/docs or site/
+change, so a failed or killed build is never reused.
 
 Only the standard library, click and the kit's light modules are imported at the top: the
 Markdown, notebook and image libraries load when there is something to render.
@@ -286,11 +287,15 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage().splitlines()[0])
 
 
-def render(portfolio: Portfolio, docs: Path, site: Path, strict: bool) -> None:
-    """MkDocs over the generated sources, with the portfolio's mkdocs.yml."""
-    from mkdocs.commands.build import build
+def render(portfolio: Portfolio, docs: Path, site: Path, strict: bool,
+           previous: tuple | None = None) -> dict | None:
+    """MkDocs over the generated sources, with the portfolio's mkdocs.yml. previous is the
+    last successful build's (page records, its site, the key every page depends on): pages
+    whose sources did not change are taken from there. Returns this build's page records."""
     from mkdocs.config import load_config
     from mkdocs.exceptions import Abort, ConfigurationError
+
+    from . import mkbuild
 
     if not portfolio.mkdocs_file.is_file():
         raise PortfolioError(f"{portfolio.rel(portfolio.mkdocs_file)}: missing")
@@ -299,10 +304,11 @@ def render(portfolio: Portfolio, docs: Path, site: Path, strict: bool) -> None:
     logger.addHandler(handler)
     level = logger.level
     logger.setLevel(logging.WARNING)
+    records, old_site, common = previous or ({}, None, "")
     try:
         config = load_config(str(portfolio.mkdocs_file), docs_dir=str(docs),
                              site_dir=str(site), strict=strict)
-        build(config)
+        return mkbuild.build(config, records, old_site, common)
     except ConfigurationError as exc:
         raise PortfolioError(f"{portfolio.rel(portfolio.mkdocs_file)}: {exc}") from None
     except Abort:
@@ -382,13 +388,17 @@ def build_site(portfolio: Portfolio, strict: bool = True) -> Path | None:
         state_file.unlink(missing_ok=True)
         swap_in(staging_docs, build_dir / "docs")
         swap_in(staging_theme, build_dir / "overrides")
-        render(portfolio, build_dir / "docs", staging_site, strict)
+        # The pages of the previous build are reused only from the site that build made.
+        same_site = identity is not None and previous.get("site") == identity
+        common = json.dumps([inputs.kit, hashes.sha(portfolio.mkdocs_file)])
+        pages = render(portfolio, build_dir / "docs", staging_site, strict,
+                       (previous.get("pages"), site if same_site else None, common))
         prune(staging_site)
         swap_in(staging_site, site)
         if not errors:
             _write_state(state_file, {"version": STATE_VERSION, "key": inputs.key,
                                       "site": _site_identity(site), "projects": reuse.records,
-                                      "hashes": hashes.seen})
+                                      "pages": pages or {}, "hashes": hashes.seen})
     for message in errors:
         click.echo(f"Error: {message}", err=True)
     if errors:
