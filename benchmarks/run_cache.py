@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -23,6 +24,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import make_portfolio  # noqa: E402
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from docs_section import write_section  # noqa: E402
+
+START, END = "<!-- run-cache:start -->", "<!-- run-cache:end -->"
 
 
 def portfolio(root: Path, *args: str) -> tuple[float, str]:
@@ -96,13 +102,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--source", type=Path, default=REPO / "portfolio/projects/breast-cancer-mlp")
     args = parser.parse_args()
+    load = os.getloadavg()
     result = noop(args.source, args.copies, args.repeats)
-    print(f"no-op run over {result['copies']} exported projects: median {result['median_s']:.2f} s "
-          f"of {len(result['runs'])} runs (target <= 1 s); kernels started: {result['kernel_starts']}")
+    lines = [f"- No-op `portfolio run` over {result['copies']} exported projects: median "
+             f"**{result['median_s']:.2f} s** of {len(result['runs'])} runs (target ≤ 1 s); "
+             f"kernels started: {result['kernel_starts']}."]
+    print(lines[-1], flush=True)
     rerun = rerun_step4(args.source)
-    print(f"fast run of one project: {rerun['full_s']:.1f} s; re-run after a step-4 change: "
-          f"{rerun['rerun_s']:.1f} s = {rerun['ratio']:.0%} of the full run "
-          f"(steps 4-5 are {rerun['steps_4_5_share']:.0%} of its notebook time)")
+    lines.append(f"- Fast run of one project ({args.source.name}): {rerun['full_s']:.1f} s; "
+                 f"re-run after a change in step 4: {rerun['rerun_s']:.1f} s = "
+                 f"**{rerun['ratio']:.0%}** of the full run (target: at most the share of "
+                 f"steps 4-5 in its notebook time, {rerun['steps_4_5_share']:.0%}).")
+    print(lines[-1])
+    command = "python benchmarks/run_cache.py" + "".join(f" {a}" for a in sys.argv[1:])
+    section = "\n".join([START, "", "## What `portfolio run` costs when little changed", "",
+                         f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')}) on "
+                         f"{os.cpu_count()} cores, load average at the start "
+                         f"{', '.join(f'{x:.1f}' for x in load)}:", "", *lines, "", END])
+    write_section(section, START, END)
 
 
 if __name__ == "__main__":
