@@ -114,8 +114,10 @@ class Tab:
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(
             f"console: {m.text} ({m.location.get('url')})"))
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.errors.append(
-            f"request failed: {r.url} ({r.failure})"))
+        # A request the browser cancels (ERR_ABORTED: the page navigated on before it was
+        # done) is not a fault of the site; a missing file is a response of 404 (below).
+        self.page.on("requestfailed", lambda r: r.failure != "net::ERR_ABORTED"
+                     and self.errors.append(f"request failed: {r.url} ({r.failure})"))
         self.page.on("response", lambda r: r.status >= 400 and self.errors.append(
             f"HTTP {r.status}: {r.url}"))
 
