@@ -96,6 +96,13 @@ def test_a_dying_kernel_ends_the_project_and_keeps_the_export(portfolio_root):
     assert tree(project / "export") == before
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C as a shell gives it to a command: a test worker process can hand its children
+    SIGINT ignored or blocked (both survive exec), and the command would never see it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_with_one_line_and_keeps_the_export(portfolio_root):
     project = make_tiny(portfolio_root, "alpha")
     assert cli(portfolio_root, "run").exit_code == 0
@@ -105,7 +112,8 @@ def test_ctrl_c_stops_with_one_line_and_keeps_the_export(portfolio_root):
         '"seed = None"', '"seed = None\\nopen(\'started\', \'w\').close()\\n'
                          'import time; time.sleep(60)"'))
     process = subprocess.Popen([sys.executable, "-m", "site_builder", "run"], cwd=portfolio_root,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_as_in_a_terminal)
     marker = project / "notebooks/started"
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline:
