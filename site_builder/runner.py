@@ -181,6 +181,9 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions)
                 # (such as TensorFlow's C++ logs) goes to the kernel log, not the notebook.
                 extra_arguments=["--IPKernelApp.capture_fd_output=False"],
                 kernel_manager_class=_kernel_manager_class(kernel_log),
+                # Every output has arrived when the last cell is done: a kernel that has
+                # imported TensorFlow takes seconds to shut down politely, so it is stopped.
+                shutdown_kernel="immediate",
             )
     except PapermillExecutionError as exc:
         cell = _source_cell_number(output, exc.cell_index)
