@@ -15,8 +15,8 @@ order) with two differences:
   process would write.
 
 It does so only for a configuration whose every plugin it knows (Material's search) and
-whose anchor validation is below warning level; any other configuration is built by MkDocs'
-own `build()`, page by page as usual.
+whose anchor validation is below warning level, with a MkDocs that has the build steps it
+calls; any other configuration is built by MkDocs' own `build()`, page by page as usual.
 """
 
 from __future__ import annotations
@@ -166,7 +166,9 @@ def build(config, previous: dict | None, old_site: Path | None, common: str) -> 
     build, or None where the configuration was built by MkDocs' own build()."""
     global _STATE
     search = _search_plugin(config)
-    if search is None or config.validation.links.anchors >= logging.WARNING:
+    steps = ("_populate_page", "_build_page", "_build_theme_template", "_build_extra_template")
+    if search is None or config.validation.links.anchors >= logging.WARNING \
+            or not all(hasattr(mkdocs_build, step) for step in steps):
         mkdocs_build.build(config)
         return None
     counter = utils.CountHandler()
