@@ -65,7 +65,7 @@ def test_pages_built_in_workers_and_reused_are_what_mkdocs_writes(tmp_path, monk
     docs = make_docs(tmp_path)
     mkdocs_build(config(tmp_path, "reference"))
     monkeypatch.setattr(mkbuild, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(mkbuild, "_cores", lambda: 2)
+    monkeypatch.setattr(mkbuild, "cores", lambda: 2)
     records = mkbuild.build(config(tmp_path, "site"), {}, None, "kit")
     assert tree(tmp_path / "site") == tree(tmp_path / "reference")
     assert sorted(records) == sorted(str(p.relative_to(docs)) for p in docs.rglob("*.md"))
@@ -96,7 +96,7 @@ def test_pages_built_in_workers_and_reused_are_what_mkdocs_writes(tmp_path, monk
 def test_a_warning_in_any_page_fails_a_strict_build(tmp_path, monkeypatch, caplog, parallel_from):
     make_docs(tmp_path, broken="p7")
     monkeypatch.setattr(mkbuild, "PARALLEL_FROM", parallel_from)
-    monkeypatch.setattr(mkbuild, "_cores", lambda: 2)
+    monkeypatch.setattr(mkbuild, "cores", lambda: 2)
     with caplog.at_level(logging.WARNING, logger="mkdocs"), pytest.raises(Abort) as raised:
         mkbuild.build(config(tmp_path, "site"), {}, None, "kit")
     assert str(raised.value) == "Aborted with 1 warnings in strict mode!"

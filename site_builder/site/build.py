@@ -219,22 +219,14 @@ def _render_job(index: int) -> str | None:
 
 def render_projects(writer: DocsWriter, views: list, repository: str | None) -> list[str | None]:
     """Each project's pages (thumbnails returned in order), on every core where there are many."""
-    import multiprocessing
+    from .workers import cores, fork_map
 
     global _JOBS
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    workers = min(cores, len(views) // (PARALLEL_FROM // 2), 8)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [render_project(writer, view, repository) for view in views]
-    from concurrent.futures import ProcessPoolExecutor
-
+    workers = min(cores(), len(views) // (PARALLEL_FROM // 2), 8)
     _JOBS = (writer, views, repository)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_render_job, range(len(views)), chunksize=2))
+        done = fork_map(_render_job, list(range(len(views))), workers, chunksize=2)
+        return done if done is not None else [_render_job(i) for i in range(len(views))]
     finally:
         _JOBS = ()
 

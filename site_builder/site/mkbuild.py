@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 from pathlib import Path
 
@@ -34,6 +33,8 @@ from mkdocs.exceptions import Abort, BuildError
 from mkdocs.structure.files import InclusionLevel, get_files, set_exclusions
 from mkdocs.structure.nav import get_navigation
 from mkdocs.structure.pages import Page
+
+from .workers import cores, fork_map
 
 log = logging.getLogger("mkdocs.site_builder")
 # Rendering in worker processes pays off from this many pages on.
@@ -138,27 +139,17 @@ def _render(indices: list[int]) -> tuple[list[tuple[int, list]], list[str]]:
 
 def _render_all(pages: list, workers: int) -> tuple[dict[int, list], list[str]]:
     indices = list(range(len(pages)))
-    if workers < 2 or len(pages) < PARALLEL_FROM \
-            or "fork" not in multiprocessing.get_all_start_methods():
-        done, warnings = _render(indices)
-        return dict(done), []  # warnings went to the logger as they happened
-    from concurrent.futures import ProcessPoolExecutor
-
     chunks = [indices[i::workers * 4] for i in range(workers * 4)]
+    results = fork_map(_render, chunks, workers if len(pages) >= PARALLEL_FROM else 1)
+    if results is None:
+        done, _ = _render(indices)
+        return dict(done), []  # the warnings went to the logger as they happened
     found: dict[int, list] = {}
     warnings: list[str] = []
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for done, messages in pool.map(_render, chunks):
-            found.update(done)
-            warnings += messages
+    for done, messages in results:
+        found.update(done)
+        warnings += messages
     return found, warnings
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def build(config, previous: dict | None, old_site: Path | None, common: str) -> dict | None:
@@ -222,7 +213,7 @@ def build(config, previous: dict | None, old_site: Path | None, common: str) -> 
             known.records[file.src_uri] = {"key": key}
         _STATE = (config, files, doc_files, nav, env, todo, populated, search)
         try:
-            found, warnings = _render_all(todo, _cores())
+            found, warnings = _render_all(todo, cores())
         finally:
             _STATE = ()
         for message in warnings:

@@ -1,0 +1,28 @@
+"""The parts of a build that take long, spread over forked worker processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def fork_map(function: Callable, items: list, workers: int, chunksize: int = 1) -> list | None:
+    """function over items in `workers` forked processes, results in order. The workers start
+    with everything this process holds, so function reads its inputs from module state set
+    before the call. None where fewer than two workers are asked for or the platform cannot
+    fork: the caller then does the work itself."""
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(function, items, chunksize=chunksize))
