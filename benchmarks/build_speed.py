@@ -49,9 +49,7 @@ from docs_section import write_section  # noqa: E402
 
 from site_builder import STEPS  # noqa: E402
 
-DOCS = REPO / "docs" / "benchmarks.md"
 RAW = HERE / "build_speed.json"
-START, END = "<!-- build-speed:start -->", "<!-- build-speed:end -->"
 JUPYTER_YML = """\
 site_name: mkdocs-jupyter benchmark
 theme:
@@ -282,7 +280,7 @@ def machine() -> dict:
 
 
 def markdown(results: dict, runs: dict, skipped: list[str]) -> str:
-    out = [START, "", "## Build speed and size", ""]
+    out = ["## Build speed and size", ""]
     for n, run_info in runs.items():
         info = run_info["machine"]
         when = f" ({run_info['date']})" if run_info.get("date") else ""
@@ -310,12 +308,7 @@ def markdown(results: dict, runs: dict, skipped: list[str]) -> str:
         out.append(f"| {label} | {value} | {'yes' if met else '—' if met is None else 'NO'} |")
     if skipped:
         out += ["", "Not measured: " + "; ".join(skipped) + "."]
-    out += ["", END]
     return "\n".join(out)
-
-
-def write_docs(section: str) -> None:
-    write_section(section, START, END, DOCS)
 
 
 def main() -> None:
@@ -338,7 +331,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.report:
         previous = json.loads(RAW.read_text())
-        write_docs(markdown(previous["results"], previous["runs"], previous.get("skipped", [])))
+        write_section("build-speed", markdown(previous["results"], previous["runs"],
+                                              previous.get("skipped", [])))
         return
     sizes = [5] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeats = 1 if args.quick else args.repeats
@@ -375,7 +369,7 @@ def main() -> None:
     section = markdown(results, runs, skipped)
     print(section)
     if not args.quick:
-        write_docs(section)
+        write_section("build-speed", section)
         RAW.write_text(json.dumps({"results": results, "runs": runs, "skipped": skipped},
                                   indent=1) + "\n")
 

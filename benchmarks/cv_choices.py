@@ -171,10 +171,9 @@ def main() -> None:
         if args.only in (None, "diabetes"):
             result["diabetes"] = diabetes(seeds)
         RAW.write_text(json.dumps(result, indent=1) + "\n")
-    start, end = "<!-- cv-choices:start -->", "<!-- cv-choices:end -->"
     section = markdown(result)
     print(section)
-    write_section(f"{start}\n\n{section}\n\n{end}", start, end)
+    write_section("cv-choices", section)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,11 @@ from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-DOCS = REPO / "docs" / "benchmarks.md"
 sys.path.insert(0, str(HERE))
 from docs_section import write_section  # noqa: E402
 
 LIGHTHOUSE = HERE / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
-START, END = "<!-- lighthouse:start -->", "<!-- lighthouse:end -->"
 TARGETS = {"performance": 95, "accessibility": 100}
 
 
@@ -149,7 +147,7 @@ def summary(reports: list[dict]) -> dict:
 def markdown(pages: dict[str, dict], what: str, runs: int, command: str) -> str:
     first = next(iter(pages.values()))
     browser = re.search(r"(Chrome|Chromium)/[\d.]+", first["browser"])
-    out = [START, "", "## Lighthouse", "",
+    out = ["## Lighthouse", "",
            f"`{command}`: Lighthouse {first['lighthouse']} (mobile form factor, simulated "
            f"throttling) with Debian's Chromium ({browser.group(0) if browser else 'unknown'}) "
            f"on {os.cpu_count()} cores (Lighthouse's benchmark index of this host: "
@@ -170,12 +168,7 @@ def markdown(pages: dict[str, dict], what: str, runs: int, command: str) -> str:
         if result["failing"]:
             out += ["", f"Audits not passed on {name}:", ""]
             out += [f"- {line}" for line in result["failing"]]
-    out += ["", END]
     return "\n".join(out)
-
-
-def write_docs(section: str) -> None:
-    write_section(section, START, END, DOCS)
 
 
 def main() -> None:
@@ -205,7 +198,7 @@ def main() -> None:
     section = markdown(pages, what, args.runs, command)
     print(section)
     if not args.no_write:
-        write_docs(section)
+        write_section("lighthouse", section)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,6 @@ from tests.conftest import make_portfolio  # noqa: E402
 sys.path.insert(0, str(REPO / "benchmarks"))
 from docs_section import write_section  # noqa: E402
 
-START, END = "<!-- run-cache:start -->", "<!-- run-cache:end -->"
-
 
 def portfolio(root: Path, *args: str) -> tuple[float, str]:
     t0 = time.perf_counter()
@@ -115,11 +113,11 @@ def main() -> None:
                  f"steps 4-5 in its notebook time, {rerun['steps_4_5_share']:.0%}).")
     print(lines[-1])
     command = "python benchmarks/run_cache.py" + "".join(f" {a}" for a in sys.argv[1:])
-    section = "\n".join([START, "", "## What `portfolio run` costs when little changed", "",
+    section = "\n".join(["## What `portfolio run` costs when little changed", "",
                          f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')}) on "
                          f"{os.cpu_count()} cores, load average at the start "
-                         f"{', '.join(f'{x:.1f}' for x in load)}:", "", *lines, "", END])
-    write_section(section, START, END)
+                         f"{', '.join(f'{x:.1f}' for x in load)}:", "", *lines])
+    write_section("run-cache", section)
 
 
 if __name__ == "__main__":
