@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from . import STEPS
 from .cache import (
@@ -25,9 +24,14 @@ from .cache import (
 from .config import load_project
 from .errors import PortfolioError, ProjectError
 from .export import swap_in, write_json
+from .kernels import StartedKernel, imported_modules, register_engine
 from .layout import Portfolio, Project
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# A loaded machine can take over a minute to start a kernel and import its libraries.
+START_TIMEOUT = 300
+# How many notebooks ahead of the one running have their kernel started.
+KERNELS_AHEAD = int(os.environ.get("PORTFOLIO_KERNELS_AHEAD", "1"))
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 Report = Callable[[dict], None]
@@ -139,52 +143,40 @@ def _source_cell_number(executed: Path, cell_index: int) -> int:
     return cell_index - injected + 1
 
 
-def _kernel_manager_class(log: BinaryIO):
-    """A kernel manager whose kernel writes its own stderr (C++ library logs) to a log file."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class LoggedKernelManager(AsyncKernelManager):
-        async def _async_start_kernel(self, **kw):
-            kw.setdefault("stderr", log)
-            kw.setdefault("stdout", log)
-            return await super()._async_start_kernel(**kw)
-
-        start_kernel = _async_start_kernel
-
-    return LoggedKernelManager
+def start_kernel(project: Project, step: str) -> StartedKernel:
+    """A kernel for one of the project's notebooks, importing what that notebook imports."""
+    modules = imported_modules(read_notebook_json(project.notebook(step)), project.dir)
+    return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log", modules)
 
 
-def execute_step(project: Project, step: str, output: Path, options: RunOptions) -> None:
-    """Execute one notebook with a real kernel, in the notebooks folder, into output."""
+def execute_step(project: Project, step: str, output: Path, options: RunOptions,
+                 kernel: StartedKernel | None = None) -> None:
+    """Execute one notebook with a real kernel, in the notebooks folder, into output.
+
+    The kernel (one from `start_kernel`, or a new one) is stopped when the notebook is done.
+    """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     source = project.notebook(step)
-    parameters = run_parameters(read_notebook_json(source), options.fast)
     where = f"{project.slug}: notebooks/{step}.ipynb"
-    project.logs_dir.mkdir(parents=True, exist_ok=True)
+    kernel = kernel or start_kernel(project, step)
     try:
-        with (project.logs_dir / "kernel.log").open("ab") as kernel_log:
-            pm.execute_notebook(
-                str(source),
-                str(output),
-                parameters=parameters,
-                kernel_name="python3",
-                cwd=str(project.notebooks_dir),
-                log_output=False,
-                progress_bar=False,
-                execution_timeout=options.timeout,
-                # A loaded machine can take over a minute to start a kernel and import.
-                start_timeout=300,
-                # Output that libraries write straight to the process's file descriptors
-                # (such as TensorFlow's C++ logs) goes to the kernel log, not the notebook.
-                extra_arguments=["--IPKernelApp.capture_fd_output=False"],
-                kernel_manager_class=_kernel_manager_class(kernel_log),
-                # Every output has arrived when the last cell is done: a kernel that has
-                # imported TensorFlow takes seconds to shut down politely, so it is stopped.
-                shutdown_kernel="immediate",
-            )
+        parameters = run_parameters(read_notebook_json(source), options.fast)
+        pm.execute_notebook(
+            str(source),
+            str(output),
+            parameters=parameters,
+            engine_name=register_engine(),
+            km=kernel.take(timeout=START_TIMEOUT),
+            kernel_name="python3",
+            cwd=str(project.notebooks_dir),
+            log_output=False,
+            progress_bar=False,
+            execution_timeout=options.timeout,
+            start_timeout=START_TIMEOUT,
+        )
     except PapermillExecutionError as exc:
         cell = _source_cell_number(output, exc.cell_index)
         log = _log_traceback(project, step, "\n".join(exc.traceback))
@@ -201,6 +193,8 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions)
         if "Kernel died" in str(exc) or "kernel" in str(exc).lower():
             raise StepFailed(f"{where}: the kernel died ({str(exc).splitlines()[0]})") from None
         raise
+    finally:
+        kernel.stop()
 
 
 def _kernel_environment(options: RunOptions) -> None:
@@ -238,6 +232,8 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
     report({"event": "start", "project": project.slug, "from": STEPS[plan.start],
             "reason": plan.reason})
     records, executed = [], []
+    # The next notebooks' kernels start, and import their libraries, while one notebook runs.
+    kernels: dict[int, StartedKernel] = {}
     try:
         for index, step in enumerate(plan.inputs):
             target = staging / "notebooks" / f"{step.step}.ipynb"
@@ -245,11 +241,14 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
                 shutil.copy2(project.export_dir / "notebooks" / f"{step.step}.ipynb", target)
                 records.append({**old_manifest[step.step], "executed": False})
                 continue
+            for ahead in range(index, min(index + 1 + KERNELS_AHEAD, len(STEPS))):
+                if ahead not in kernels:
+                    kernels[ahead] = start_kernel(project, STEPS[ahead])
             report({"event": "step", "project": project.slug, "step": step.step})
             state.pop(step.step, None)
             _write_state(project, {k: v for k, v in state.items() if STEPS.index(k) < index})
             t0 = time.monotonic()
-            execute_step(project, step.step, target, options)
+            execute_step(project, step.step, target, options, kernels.pop(index))
             seconds = round(time.monotonic() - t0, 2)
             state[step.step] = step.key
             _write_state(project, state)
@@ -268,6 +267,9 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
     except KeyboardInterrupt:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        for kernel in kernels.values():
+            kernel.stop()
     swap_in(staging, project.export_dir)
     state = _read_json(_state_file(project))
     state.pop("failed", None)

@@ -101,9 +101,9 @@ def _count_executions(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = runner.execute_step
 
-    def counting(project, step, output, options):
+    def counting(project, step, *args):
         calls.append(step)
-        return real(project, step, output, options)
+        return real(project, step, *args)
 
     monkeypatch.setattr(runner, "execute_step", counting)
     return calls

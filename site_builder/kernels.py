@@ -1,0 +1,200 @@
+"""Kernels started ahead of their notebooks.
+
+`portfolio run` executes a project's notebooks one after another, each in a fresh kernel. A
+notebook that trains spends seconds importing its libraries (TensorFlow alone takes about five)
+before its first cell does any work. So while one notebook runs, the kernel of the next one is
+started and told to import the installed libraries that notebook imports: when its turn comes,
+those imports are done and its cells find them in `sys.modules`. Nothing else in the kernel
+changes: the import runs silently, outside the history and the execution count, with warnings
+filters restored afterwards, and a module that fails to import is left for the notebook to
+import (and report) itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib.util
+import os
+import queue
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+# The kernel writes what libraries print straight to its file descriptors (TensorFlow's C++
+# logs) to the kernel log, not into the notebook.
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+ENGINE = "portfolio-started-kernel"
+
+_IMPORT = """\
+def _portfolio_preload(names):
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                pass
+
+
+_portfolio_preload({names!r})
+del _portfolio_preload
+"""
+
+
+def imported_modules(notebook: dict, project_dir: Path) -> list[str]:
+    """The installed modules a notebook's code cells import at their top level, in order.
+
+    Modules that are not installed, or that live in the project (its `models.py`), are left
+    out: importing the project's own code ahead of its notebook would run it out of order.
+    """
+    names: list[str] = []
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython magics
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+    project_dir = project_dir.resolve()
+    installed = []
+    for name in dict.fromkeys(names):
+        try:
+            spec = importlib.util.find_spec(name.partition(".")[0])
+        except (ImportError, ValueError):
+            continue
+        origin = spec.origin if spec else None
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        paths = [Path(p) for p in ([origin] if origin and origin != "built-in" else []) + locations]
+        if spec is None or any(path.resolve().is_relative_to(project_dir) for path in paths):
+            continue
+        installed.append(name)
+    return installed
+
+
+def _kernel_manager_class(log: BinaryIO):
+    """A kernel manager whose kernel writes its own stdout and stderr to a log file."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_start_kernel(self, **kw):
+            kw.setdefault("stderr", log)
+            kw.setdefault("stdout", log)
+            return await super()._async_start_kernel(**kw)
+
+        start_kernel = _async_start_kernel
+
+    return LoggedKernelManager
+
+
+class StartedKernel:
+    """A Python kernel started in `cwd` that imports `modules` as soon as it is up."""
+
+    def __init__(self, cwd: Path, log_path: Path, modules: list[str]):
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_core.utils import run_sync
+
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        # Over TCP, a port jupyter_client found free can be taken (by another kernel starting,
+        # or a connection of a Dask worker) before the kernel binds it, and the kernel dies.
+        # Unix sockets in a folder of their own cannot collide.
+        self._sockets = tempfile.mkdtemp(prefix="portfolio-kernel-") if os.name == "posix" else None
+        transport = {"transport": "ipc", "ip": os.path.join(self._sockets, "kernel")} \
+            if self._sockets else {}
+        with log_path.open("ab") as log:
+            self.manager = _kernel_manager_class(log)(kernel_name="python3", **transport)
+            # Returns once the process is launched, not once the kernel is up.
+            run_sync(self.manager.start_kernel)(cwd=str(cwd), extra_arguments=KERNEL_ARGUMENTS)
+        self._client: BlockingKernelClient | None = None
+        self._request = None
+        if modules:
+            self._client = BlockingKernelClient()
+            self._client.load_connection_info(self.manager.get_connection_info())
+            self._client.start_channels()
+            # zmq holds the request until the kernel listens.
+            self._request = self._client.execute(
+                _IMPORT.format(names=modules), silent=True, store_history=False,
+                allow_stdin=False,
+            )
+
+    def take(self, timeout: float):
+        """The kernel manager, once the imports are done (or the kernel is gone)."""
+        if self._client is not None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    reply = self._client.get_shell_msg(timeout=0.2)
+                except queue.Empty:
+                    if not self._alive():
+                        break
+                    continue
+                if reply.get("parent_header", {}).get("msg_id") == self._request:
+                    break
+            self._close_client()
+        return self.manager
+
+    def stop(self) -> None:
+        """Stop the kernel now (it has nothing to finish)."""
+        self._close_client()
+        if self.manager.has_kernel:
+            # On a loop of its own: after Ctrl-C the shared loop still holds the interrupted
+            # notebook's task, which would wake up to a dead kernel and complain.
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(self.manager.shutdown_kernel(now=True))
+            finally:
+                loop.close()
+        if self._sockets:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+
+    def _alive(self) -> bool:
+        from jupyter_core.utils import run_sync
+
+        return bool(run_sync(self.manager.is_alive)())
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
+
+
+def register_engine() -> str:
+    """A papermill engine that runs a notebook on a started kernel (`km=`) and then stops it."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class StartedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
+                                     stdout_file=None, stderr_file=None, start_timeout=60,
+                                     execution_timeout=None, km=None, **kwargs):
+            client = PapermillNotebookClient(
+                nb_man,
+                km=km,
+                kernel_name=kernel_name,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                # Every output has arrived when the last cell is done: a kernel that has
+                # imported TensorFlow takes seconds to shut down politely, so it is stopped.
+                shutdown_kernel="immediate",
+            )
+            # nbclient leaves a kernel it was handed running; this one is done with.
+            return client.execute(cleanup_kc=True)
+
+    papermill_engines.register(ENGINE, StartedKernelEngine)
+    return ENGINE

@@ -1,0 +1,80 @@
+"""Kernels started ahead of their notebooks: what they import, and that nothing else shows."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from site_builder.kernels import imported_modules
+
+from .conftest import cli
+from .tiny import make_tiny
+
+
+def _notebook(*sources: str) -> dict:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("import pandas")]
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    return json.loads(nbformat.writes(nb))
+
+
+def test_imported_modules_are_the_installed_top_level_imports_in_order(tmp_path):
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "notebooks" / "models.py").write_text("X = 1\n")
+    notebook = _notebook(
+        "import json\n\nimport numpy as np, wave\nfrom sklearn.model_selection import KFold",
+        "%matplotlib inline\nimport colorsys",
+        "from models import X\nfrom . import sibling\nimport no_such_module_anywhere",
+        "def later():\n    import sched\n\ntry:\n    import tomllib\nexcept ImportError:\n    pass",
+        "import json\nfrom sklearn.model_selection import KFold",
+    )
+    assert imported_modules(notebook, project) == [
+        "json", "numpy", "wave", "sklearn.model_selection"]
+
+
+def test_a_module_of_the_project_on_the_path_is_not_imported_ahead(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "notebooks" / "helpers.py").write_text("print('side effect')\n")
+    monkeypatch.syspath_prepend(str(project / "notebooks"))
+    assert imported_modules(_notebook("import helpers\nimport wave"), project) == ["wave"]
+
+
+def _kernels_and_sockets() -> tuple[list[psutil.Process], list[Path]]:
+    children = [p for p in psutil.Process().children(recursive=True)
+                if "ipykernel" in " ".join(p.cmdline())]
+    return children, sorted(Path(tempfile.gettempdir()).glob("portfolio-kernel-*"))
+
+
+@pytest.mark.kernel
+def test_imports_are_done_ahead_invisibly_and_every_kernel_is_stopped(portfolio_root):
+    before = _kernels_and_sockets()
+    check = (
+        'import sys\nprint([m for m in ("wave", "sched") if m in sys.modules])\n'
+        "import wave\n\ndef later():\n    import sched"
+    )
+    project = make_tiny(portfolio_root, "alpha", {"03_evaluate_algorithms": check})
+    result = cli(portfolio_root, "run", "--workers", "1", "alpha")
+    assert result.exit_code == 0, result.output
+    nb = nbformat.read(project / "export/notebooks/03_evaluate_algorithms.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    # The import ran before the first cell, outside the history: counts start at 1.
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
+    assert [o.text for o in code[-1].outputs if o.output_type == "stream"] == ["['wave']\n"]
+    assert _kernels_and_sockets() == before
+
+
+@pytest.mark.kernel
+def test_a_failing_step_stops_the_kernels_started_for_the_next_ones(portfolio_root):
+    before = _kernels_and_sockets()
+    make_tiny(portfolio_root, "alpha", {"02_prepare_data": "1 / 0"})
+    result = cli(portfolio_root, "run", "--workers", "1", "alpha")
+    assert result.exit_code == 1
+    assert "alpha: notebooks/02_prepare_data.ipynb: cell 4: ZeroDivisionError" in result.output
+    assert _kernels_and_sockets() == before
