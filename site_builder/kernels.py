@@ -19,7 +19,7 @@ import os
 import queue
 import shutil
 import tempfile
-import time
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -100,10 +100,14 @@ def _kernel_manager_class(log: BinaryIO):
 
 
 class StartedKernel:
-    """A Python kernel started in `cwd` that imports `modules` as soon as it is up."""
+    """A Python kernel started in `cwd` that imports `modules` as soon as it is up.
 
-    def __init__(self, cwd: Path, log_path: Path, modules: list[str]):
-        from jupyter_client.blocking import BlockingKernelClient
+    With `after`, the imports wait until that kernel's are done: on a machine with few cores,
+    the kernel needed next gets them first, not a share with the kernels needed later.
+    """
+
+    def __init__(self, cwd: Path, log_path: Path, modules: list[str],
+                 after: StartedKernel | None = None):
         from jupyter_core.utils import run_sync
 
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,37 +121,25 @@ class StartedKernel:
             self.manager = _kernel_manager_class(log)(kernel_name="python3", **transport)
             # Returns once the process is launched, not once the kernel is up.
             run_sync(self.manager.start_kernel)(cwd=str(cwd), extra_arguments=KERNEL_ARGUMENTS)
-        self._client: BlockingKernelClient | None = None
-        self._request = None
-        if modules:
-            self._client = BlockingKernelClient()
-            self._client.load_connection_info(self.manager.get_connection_info())
-            self._client.start_channels()
-            # zmq holds the request until the kernel listens.
-            self._request = self._client.execute(
-                _IMPORT.format(names=modules), silent=True, store_history=False,
-                allow_stdin=False,
-            )
+        self._imported = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._import, args=(modules, after), name="portfolio-kernel-imports",
+            daemon=True,
+        )
+        self._thread.start()
 
     def take(self, timeout: float):
         """The kernel manager, once the imports are done (or the kernel is gone)."""
-        if self._client is not None:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                try:
-                    reply = self._client.get_shell_msg(timeout=0.2)
-                except queue.Empty:
-                    if not self._alive():
-                        break
-                    continue
-                if reply.get("parent_header", {}).get("msg_id") == self._request:
-                    break
-            self._close_client()
+        self._thread.join(timeout)
+        self._stopping.set()
+        self._thread.join()
         return self.manager
 
     def stop(self) -> None:
         """Stop the kernel now (it has nothing to finish)."""
-        self._close_client()
+        self._stopping.set()
+        self._thread.join()
         if self.manager.has_kernel:
             # On a loop of its own: after Ctrl-C the shared loop still holds the interrupted
             # notebook's task, which would wake up to a dead kernel and complain.
@@ -159,15 +151,42 @@ class StartedKernel:
         if self._sockets:
             shutil.rmtree(self._sockets, ignore_errors=True)
 
-    def _alive(self) -> bool:
-        from jupyter_core.utils import run_sync
+    def _import(self, modules: list[str], after: StartedKernel | None) -> None:
+        """In a thread of its own (its client's sockets are used by this thread only)."""
+        from jupyter_client.blocking import BlockingKernelClient
+        from jupyter_core.utils import ensure_event_loop
 
-        return bool(run_sync(self.manager.is_alive)())
+        try:
+            while after is not None and not after._imported.wait(0.1):
+                if self._stopping.is_set():
+                    return
+            if not modules:
+                return
+            client = BlockingKernelClient()
+            client.load_connection_info(self.manager.get_connection_info())
+            client.start_channels(iopub=False, stdin=False, hb=False, control=False)
+            try:
+                # zmq holds the request until the kernel listens.
+                request = client.execute(_IMPORT.format(names=modules), silent=True,
+                                         store_history=False, allow_stdin=False)
+                while not self._stopping.is_set() and self._running():
+                    try:
+                        reply = client.get_shell_msg(timeout=0.1)
+                    except queue.Empty:
+                        continue
+                    if reply.get("parent_header", {}).get("msg_id") == request:
+                        return
+            finally:
+                client.stop_channels()
+        finally:
+            self._imported.set()
+            # The blocking client ran its calls on an event loop jupyter_core made for this
+            # thread; the thread ends here, and so does its loop.
+            ensure_event_loop().close()
 
-    def _close_client(self) -> None:
-        if self._client is not None:
-            self._client.stop_channels()
-            self._client = None
+    def _running(self) -> bool:
+        process = getattr(self.manager.provisioner, "process", None)
+        return process is None or process.poll() is None
 
 
 def register_engine() -> str:

@@ -30,8 +30,6 @@ from .layout import Portfolio, Project
 BACKENDS = ("tensorflow", "jax", "torch")
 # A loaded machine can take over a minute to start a kernel and import its libraries.
 START_TIMEOUT = 300
-# How many notebooks ahead of the one running have their kernel started.
-KERNELS_AHEAD = int(os.environ.get("PORTFOLIO_KERNELS_AHEAD", "1"))
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 Report = Callable[[dict], None]
@@ -143,10 +141,11 @@ def _source_cell_number(executed: Path, cell_index: int) -> int:
     return cell_index - injected + 1
 
 
-def start_kernel(project: Project, step: str) -> StartedKernel:
-    """A kernel for one of the project's notebooks, importing what that notebook imports."""
+def start_kernel(project: Project, step: str, after: StartedKernel | None = None) -> StartedKernel:
+    """A kernel for one of the project's notebooks, importing what that notebook imports
+    (once the kernel `after` has imported its own)."""
     modules = imported_modules(read_notebook_json(project.notebook(step)), project.dir)
-    return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log", modules)
+    return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log", modules, after)
 
 
 def execute_step(project: Project, step: str, output: Path, options: RunOptions,
@@ -197,6 +196,18 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
         kernel.stop()
 
 
+def kernels_ahead() -> int:
+    """How many notebooks after the running one have their kernel started and importing.
+
+    Two: the notebooks of steps 1 and 2 take a few seconds, less than importing TensorFlow
+    for step 3. PORTFOLIO_KERNELS_AHEAD=0 starts each kernel when its notebook's turn comes.
+    """
+    value = os.environ.get("PORTFOLIO_KERNELS_AHEAD", "2")
+    if not value.isdigit():
+        raise PortfolioError(f"PORTFOLIO_KERNELS_AHEAD: expected a whole number, got '{value}'")
+    return int(value)
+
+
 def _kernel_environment(options: RunOptions) -> None:
     os.environ["KERAS_BACKEND"] = options.backend
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -234,6 +245,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
     records, executed = [], []
     # The next notebooks' kernels start, and import their libraries, while one notebook runs.
     kernels: dict[int, StartedKernel] = {}
+    ahead = kernels_ahead()
     try:
         for index, step in enumerate(plan.inputs):
             target = staging / "notebooks" / f"{step.step}.ipynb"
@@ -241,9 +253,9 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
                 shutil.copy2(project.export_dir / "notebooks" / f"{step.step}.ipynb", target)
                 records.append({**old_manifest[step.step], "executed": False})
                 continue
-            for ahead in range(index, min(index + 1 + KERNELS_AHEAD, len(STEPS))):
-                if ahead not in kernels:
-                    kernels[ahead] = start_kernel(project, STEPS[ahead])
+            for later in range(index, min(index + 1 + ahead, len(STEPS))):
+                if later not in kernels:
+                    kernels[later] = start_kernel(project, STEPS[later], kernels.get(later - 1))
             report({"event": "step", "project": project.slug, "step": step.step})
             state.pop(step.step, None)
             _write_state(project, {k: v for k, v in state.items() if STEPS.index(k) < index})
@@ -398,6 +410,7 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
             f"--backend: unknown backend '{options.backend}' (choose from {', '.join(BACKENDS)})"
         )
     check_backend(options.backend)
+    kernels_ahead()
     known = {p.slug: p for p in portfolio.projects()}
     for slug in slugs:
         if slug not in known:

@@ -78,3 +78,12 @@ def test_a_failing_step_stops_the_kernels_started_for_the_next_ones(portfolio_ro
     assert result.exit_code == 1
     assert "alpha: notebooks/02_prepare_data.ipynb: cell 4: ZeroDivisionError" in result.output
     assert _kernels_and_sockets() == before
+
+
+def test_a_bad_number_of_kernels_ahead_is_one_line_and_runs_nothing(portfolio_root, monkeypatch):
+    make_tiny(portfolio_root, "alpha")
+    monkeypatch.setenv("PORTFOLIO_KERNELS_AHEAD", "two")
+    result = cli(portfolio_root, "run", "alpha")
+    assert result.exit_code == 1
+    assert result.output == "Error: PORTFOLIO_KERNELS_AHEAD: expected a whole number, got 'two'\n"
+    assert not (portfolio_root / "portfolio/projects/alpha/export").exists()

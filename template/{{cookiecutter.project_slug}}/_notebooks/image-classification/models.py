@@ -5,6 +5,11 @@ import math
 import keras
 import numpy as np
 
+# Training runs 16 batches per call into the backend (`steps_per_execution` below), much
+# faster for small images; prediction with several steps per call builds one copy of the
+# network per step, which takes seconds, so the notebooks predict in a few large batches.
+PREDICT_BATCH_SIZE = 512
+
 
 def build_cnn(
     meta,
