@@ -2,9 +2,10 @@
 
 `portfolio run` executes a project's notebooks one after another, each in a fresh kernel. A
 notebook that trains spends seconds importing its libraries (TensorFlow alone takes about five)
-before its first cell does any work. So while one notebook runs, the kernel of the next one is
-started and told to import the installed libraries that notebook imports: when its turn comes,
-those imports are done and its cells find them in `sys.modules`. Nothing else in the kernel
+before its first cell does any work. So while one notebook runs, the kernels of the next ones
+are started and told to import the installed libraries their notebooks import, one kernel
+after the other: when a notebook's turn comes, its imports are done and its cells find them in
+`sys.modules`. Nothing else in the kernel
 changes: the import runs silently, outside the history and the execution count, with warnings
 filters restored afterwards, and a module that fails to import is left for the notebook to
 import (and report) itself.
