@@ -3,8 +3,8 @@
 A project of each type is made with `portfolio new` on its built-in dataset and run with
 `portfolio run --fast --force --workers 1`, one project at a time, as a user checks a new
 project end to end (target: well under a minute). Each run is done twice side by side: with
-the next notebook's kernel started, and its libraries imported, while one notebook runs
-(the default), and with each kernel started only when its notebook's turn comes
+the next two notebooks' kernels started, and importing their libraries, while one notebook
+runs (the default), and with each kernel started only when its notebook's turn comes
 (PORTFOLIO_KERNELS_AHEAD=0, as before that was done). The order alternates between repeats.
 
     python benchmarks/fast_runs.py [--repeats 3] [--types tabular-classification,...]
@@ -90,9 +90,10 @@ def main() -> None:
         f"average at the start {', '.join(f'{x:.1f}' for x in load)}: `portfolio run --fast "
         f"--force --workers 1 SLUG` on a new project of each type (built-in dataset), whole "
         f"command, median of {args.repeats} runs each way, run side by side (target: well "
-        "under a minute). \"Kernels ahead\" starts the next notebook's kernel and imports its "
-        "libraries while one notebook runs; \"in turn\" starts each kernel when its notebook "
-        "starts (`PORTFOLIO_KERNELS_AHEAD=0`).", "", *rows])
+        "under a minute). \"Kernels ahead\" starts the next two notebooks' kernels while one "
+        "notebook runs, each importing its notebook's libraries once the one before has; "
+        "\"in turn\" starts each kernel when its notebook starts "
+        "(`PORTFOLIO_KERNELS_AHEAD=0`).", "", *rows])
     write_section("fast-runs", section)
 
 
