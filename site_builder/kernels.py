@@ -116,6 +116,9 @@ class StartedKernel:
         # or a connection of a Dask worker) before the kernel binds it, and the kernel dies.
         # Unix sockets in a folder of their own cannot collide.
         self._sockets = tempfile.mkdtemp(prefix="portfolio-kernel-") if os.name == "posix" else None
+        if self._sockets and len(self._sockets) > 80:  # a socket's path: 104-108 characters
+            shutil.rmtree(self._sockets)
+            self._sockets = None
         transport = {"transport": "ipc", "ip": os.path.join(self._sockets, "kernel")} \
             if self._sockets else {}
         with log_path.open("ab") as log:

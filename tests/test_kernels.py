@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -46,15 +47,25 @@ def test_a_module_of_the_project_on_the_path_is_not_imported_ahead(tmp_path, mon
     assert imported_modules(_notebook("import helpers\nimport wave"), project) == ["wave"]
 
 
-def _kernels_and_sockets() -> tuple[list[psutil.Process], list[Path]]:
+@pytest.fixture
+def private_tmp(monkeypatch):
+    """A temp folder of this test's own for the kernels' socket folders (tests run in
+    parallel), with a short path (a Unix socket's path has at most 107 characters)."""
+    folder = Path(tempfile.mkdtemp(prefix="pk-"))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kernels_and_sockets(folder: Path) -> tuple[list[psutil.Process], list[Path]]:
     children = [p for p in psutil.Process().children(recursive=True)
                 if "ipykernel" in " ".join(p.cmdline())]
-    return children, sorted(Path(tempfile.gettempdir()).glob("portfolio-kernel-*"))
+    return children, sorted(folder.iterdir())
 
 
 @pytest.mark.kernel
-def test_imports_are_done_ahead_invisibly_and_every_kernel_is_stopped(portfolio_root):
-    before = _kernels_and_sockets()
+def test_imports_are_done_ahead_invisibly_and_every_kernel_is_stopped(portfolio_root,
+                                                                     private_tmp):
     check = (
         'import sys\nprint([m for m in ("wave", "sched") if m in sys.modules])\n'
         "import wave\n\ndef later():\n    import sched"
@@ -67,17 +78,17 @@ def test_imports_are_done_ahead_invisibly_and_every_kernel_is_stopped(portfolio_
     # The import ran before the first cell, outside the history: counts start at 1.
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1))
     assert [o.text for o in code[-1].outputs if o.output_type == "stream"] == ["['wave']\n"]
-    assert _kernels_and_sockets() == before
+    assert _kernels_and_sockets(private_tmp) == ([], [])
 
 
 @pytest.mark.kernel
-def test_a_failing_step_stops_the_kernels_started_for_the_next_ones(portfolio_root):
-    before = _kernels_and_sockets()
+def test_a_failing_step_stops_the_kernels_started_for_the_next_ones(portfolio_root,
+                                                                   private_tmp):
     make_tiny(portfolio_root, "alpha", {"02_prepare_data": "1 / 0"})
     result = cli(portfolio_root, "run", "--workers", "1", "alpha")
     assert result.exit_code == 1
     assert "alpha: notebooks/02_prepare_data.ipynb: cell 4: ZeroDivisionError" in result.output
-    assert _kernels_and_sockets() == before
+    assert _kernels_and_sockets(private_tmp) == ([], [])
 
 
 def test_a_bad_number_of_kernels_ahead_is_one_line_and_runs_nothing(portfolio_root, monkeypatch):
