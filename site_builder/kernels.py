@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import importlib.util
 import os
 import queue
@@ -23,6 +24,8 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import BinaryIO
+
+from .cache import _source
 
 # The kernel writes what libraries print straight to its file descriptors (TensorFlow's C++
 # logs) to the kernel log, not into the notebook.
@@ -58,10 +61,8 @@ def imported_modules(notebook: dict, project_dir: Path) -> list[str]:
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
         try:
-            tree = ast.parse(source)
+            tree = ast.parse(_source(cell))
         except SyntaxError:  # IPython magics
             continue
         for node in tree.body:
@@ -76,12 +77,13 @@ def imported_modules(notebook: dict, project_dir: Path) -> list[str]:
             spec = importlib.util.find_spec(name.partition(".")[0])
         except (ImportError, ValueError):
             continue
-        origin = spec.origin if spec else None
-        locations = list(spec.submodule_search_locations or []) if spec else []
-        paths = [Path(p) for p in ([origin] if origin and origin != "built-in" else []) + locations]
-        if spec is None or any(path.resolve().is_relative_to(project_dir) for path in paths):
+        if spec is None:
             continue
-        installed.append(name)
+        places = list(spec.submodule_search_locations or [])
+        if spec.origin and spec.origin not in ("built-in", "frozen"):
+            places.append(spec.origin)
+        if not any(Path(place).resolve().is_relative_to(project_dir) for place in places):
+            installed.append(name)
     return installed
 
 
@@ -193,6 +195,7 @@ class StartedKernel:
         return process is None or process.poll() is None
 
 
+@functools.cache
 def register_engine() -> str:
     """A papermill engine that runs a notebook on a started kernel (`km=`) and then stops it."""
     from papermill.clientwrap import PapermillNotebookClient

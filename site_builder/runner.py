@@ -149,10 +149,10 @@ def start_kernel(project: Project, step: str, after: StartedKernel | None = None
 
 
 def execute_step(project: Project, step: str, output: Path, options: RunOptions,
-                 kernel: StartedKernel | None = None) -> None:
+                 kernel: StartedKernel) -> None:
     """Execute one notebook with a real kernel, in the notebooks folder, into output.
 
-    The kernel (one from `start_kernel`, or a new one) is stopped when the notebook is done.
+    The kernel, one from `start_kernel`, is stopped when the notebook is done.
     """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -160,7 +160,6 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
 
     source = project.notebook(step)
     where = f"{project.slug}: notebooks/{step}.ipynb"
-    kernel = kernel or start_kernel(project, step)
     try:
         parameters = run_parameters(read_notebook_json(source), options.fast)
         pm.execute_notebook(
