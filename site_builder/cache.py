@@ -19,7 +19,8 @@ from pathlib import Path
 from . import STEPS
 from .layout import Project
 
-LIBRARIES = ("tensorflow", "keras", "scikit-learn", "pandas", "numpy")
+# After the Keras backend's own library (tensorflow, jax or torch).
+LIBRARIES = ("keras", "scikit-learn", "pandas", "numpy")
 _IMPORT = re.compile(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 
 
@@ -32,9 +33,10 @@ def sha256_json(value) -> str:
 
 
 @cache
-def library_versions() -> dict[str, str]:
+def library_versions(backend: str = "tensorflow") -> dict[str, str]:
+    """Python's version and the modelling libraries', the Keras backend's first."""
     versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in (backend, *LIBRARIES):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -103,7 +105,7 @@ def step_inputs(project: Project, fast: bool, backend: str = "tensorflow") -> li
     """The cache key of each step, in order; reads the notebooks and data, runs nothing."""
     shared = {
         "project.yml": sha256_bytes(project.config_file.read_bytes()),
-        "versions": library_versions(),
+        "versions": library_versions(backend),
         "backend": backend,
         "fast": fast,
     }
@@ -134,8 +136,9 @@ def changed_input(old: dict, new: dict) -> str | None:
         "modules": "local modules",
         "data": "data",
         "project.yml": "project.yml",
-        "versions": "library versions",
+        # Before the versions: another backend lists its own library's version.
         "backend": "backend",
+        "versions": "library versions",
         "fast": "smoke/full mode",
     }
     for field, label in names.items():

@@ -212,6 +212,10 @@ def _kernel_environment(options: RunOptions) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    # Several kernels share a GPU (the next notebooks' kernels start while one trains, and
+    # projects run in parallel): each takes GPU memory as it needs it, not most of it at once.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
 def run_project(project_dir: Path, options: RunOptions, report: Report | None = None) -> ProjectResult:
@@ -324,7 +328,7 @@ def _write_export(project: Project, config, staging: Path, records: list[dict],
             "seed": config.seed,
             "backend": env.get("backend", options.backend),
             "device": env.get("device", "CPU"),
-            "versions": library_versions(),
+            "versions": library_versions(options.backend),
             "inputs": {
                 "project.yml": records[0]["inputs"]["project.yml"],
                 "data": records[0]["inputs"]["data"],

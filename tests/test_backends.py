@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from importlib.metadata import version
 from importlib.util import find_spec
 
 import pytest
@@ -28,6 +30,18 @@ def test_a_backend_that_is_not_installed_names_its_extra(portfolio_root):
     assert not (portfolio_root / "portfolio/projects/breast-cancer/export").exists()
 
 
+def test_kernels_share_the_gpu_unless_told_otherwise(monkeypatch):
+    from site_builder.runner import RunOptions, _kernel_environment
+
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.setenv("TF_FORCE_GPU_ALLOW_GROWTH", "false")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    _kernel_environment(RunOptions(backend="jax"))
+    assert os.environ["KERAS_BACKEND"] == "jax"
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "false"
+
+
 @pytest.mark.kernel
 @pytest.mark.xdist_group("kernel")
 @pytest.mark.skipif(find_spec("jax") is None,
@@ -40,6 +54,9 @@ def test_fast_run_under_jax_on_the_cpu(portfolio_root):
     manifest = json.loads((export / "manifest.json").read_text())
     assert (manifest["backend"], manifest["device"]) == ("jax", "CPU")
     assert {n["inputs"]["backend"] for n in manifest["notebooks"]} == {"jax"}
+    assert list(manifest["versions"]) == ["python", "jax", "keras", "scikit-learn", "pandas",
+                                          "numpy"]
+    assert manifest["versions"]["jax"] == version("jax")
     metrics = json.loads((export / "metrics.json").read_text())
     y = load_breast_cancer().target
     assert metrics["baseline"]["value"] == pytest.approx(y.mean())

@@ -62,7 +62,7 @@ def test_project_yml_reruns_from_step_1(project):
 
 def test_a_library_version_reruns_from_step_1(project, monkeypatch):
     versions = {**cache.library_versions(), "scikit-learn": "0.0.1"}
-    monkeypatch.setattr(cache, "library_versions", lambda: versions)
+    monkeypatch.setattr(cache, "library_versions", lambda backend: versions)
     assert plan(project) == (0, "01_define_problem: library versions changed")
 
 
