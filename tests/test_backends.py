@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from importlib.metadata import version
 from importlib.util import find_spec
+from pathlib import Path
 
 import pytest
 from sklearn.datasets import load_breast_cancer
@@ -69,3 +72,32 @@ def test_fast_run_under_jax_on_the_cpu(portfolio_root):
     assert plan_run(project, RunOptions(fast=True, backend="jax")).start == 5
     assert plan_run(project, RunOptions(fast=True)).reason == \
         "01_define_problem: backend changed"
+
+
+CNN_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import keras
+from models import build_cnn
+
+meta = {"X_shape_": (10, 8, 8, 1), "n_classes_": 10}
+model = build_cnn(meta, rotation=0.04, shift=0.125, zoom=0.1)
+print(json.dumps({"backend": keras.backend.backend(), "jit": bool(model.jit_compile),
+                  "layers": [type(layer).__name__ for layer in model.layers[:3]]}))
+"""
+
+
+@pytest.mark.skipif(find_spec("jax") is None,
+                    reason='JAX is not installed: pip install -e ".[test,jax]"')
+@pytest.mark.parametrize("backend, jit", [("jax", True), ("tensorflow", False)])
+def test_the_image_cnn_with_augmentation_is_compiled_under_jax(backend, jit):
+    # Keras' augmentation layers say they cannot be compiled (TensorFlow's image ops cannot);
+    # under JAX that would run the whole network op by op.
+    models = (Path(__file__).resolve().parent.parent / "template" / "{{cookiecutter.project_slug}}"
+              / "_notebooks" / "image-classification")
+    done = subprocess.run([sys.executable, "-c", CNN_PROBE, str(models)], capture_output=True,
+                          text=True, env={**os.environ, "KERAS_BACKEND": backend}, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "backend": backend, "jit": jit,
+        "layers": ["RandomRotation", "RandomTranslation", "RandomZoom"],
+    }

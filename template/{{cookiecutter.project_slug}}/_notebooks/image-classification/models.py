@@ -41,12 +41,19 @@ def build_cnn(
     shape, n_classes = tuple(meta["X_shape_"][1:]), meta["n_classes_"]
     layers = keras.layers
     model = keras.Sequential([keras.Input(shape=shape)])
+    augmentation = []
     if rotation:
-        model.add(layers.RandomRotation(rotation, fill_mode=fill_mode))
+        augmentation.append(layers.RandomRotation(rotation, fill_mode=fill_mode))
     if shift:
-        model.add(layers.RandomTranslation(shift, shift, fill_mode=fill_mode))
+        augmentation.append(layers.RandomTranslation(shift, shift, fill_mode=fill_mode))
     if zoom:
-        model.add(layers.RandomZoom(zoom, fill_mode=fill_mode))
+        augmentation.append(layers.RandomZoom(zoom, fill_mode=fill_mode))
+    for layer in augmentation:
+        if keras.backend.backend() == "jax":
+            # Keras marks these layers as not compilable, which holds for TensorFlow's image
+            # ops only; under JAX the whole network would then run op by op, ~50x slower.
+            layer.supports_jit = True
+        model.add(layer)
     size = min(shape[:2])
     for block in range(blocks):
         for _ in range(convs_per_block):
