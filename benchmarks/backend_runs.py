@@ -1,8 +1,8 @@
 """A full run of a shipped example project under a Keras backend, on the CPU or a GPU.
 
-    python benchmarks/backend_runs.py run --backend jax --out cpu.json [--project digits-cnn]
+    python benchmarks/backend_runs.py run --backend jax --out benchmarks/backend_runs/cpu-jax.json
     python benchmarks/backend_runs.py wheels [--dest .whl] [--python-version 3.12]
-    python benchmarks/backend_runs.py report cpu.json [gpu.json ...]
+    python benchmarks/backend_runs.py report [FILE ...]
 
 `run` copies the shipped example portfolio to a temporary folder (the shipped export stays as
 it is), runs `portfolio run --backend B --force --workers 1 PROJECT` in full, and writes the
@@ -18,7 +18,8 @@ Install them there with
 
     pip install --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 
-`report` writes the results as the "backends" section of docs/benchmarks.md.
+`report` writes the results (by default every file in benchmarks/backend_runs/) as the
+"backends" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "backend_runs"
 sys.path.insert(0, str(REPO / "benchmarks"))
 from docs_section import write_section  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+from site_builder import registry  # noqa: E402
 
 # What `portfolio run` imports, in its own process and in the notebooks' kernels.
 RUN_NEEDS = (
@@ -134,6 +141,7 @@ def run(backend: str, project: str, out: Path, label: str, cpu: bool, fast: bool
         "steps": {n["step"]: n["seconds"] for n in manifest["notebooks"]},
         "primary": metrics["primary"],
     }
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
@@ -150,13 +158,22 @@ def report(paths: list[Path]) -> None:
                     f"{r['primary']['name']} {r['primary']['value']:.4f} |")
     print("\n".join(rows))
     project = results[0]["project"]
+    config = yaml.safe_load((REPO / "portfolio/projects" / project / "project.yml").read_text())
+    reference = registry.reference(config["dataset"]["name"], config["dataset"]["source"],
+                                   config["metric"]["name"])
     section = "\n".join([
         "## A full run under another Keras backend", "",
-        f"`python benchmarks/backend_runs.py run --backend BACKEND --out FILE` runs the shipped "
+        "`python benchmarks/backend_runs.py run --backend BACKEND --out FILE` runs the shipped "
         f"example `{project}` in full (`portfolio run --backend BACKEND --force --workers 1 "
         f"{project}` on a copy of `portfolio/`), one row per run; `python "
-        "benchmarks/backend_runs.py report FILE...` writes this table. The device is the one "
-        "the notebooks reported in the run's manifest.", "", *rows])
+        "benchmarks/backend_runs.py report` writes this table from the results kept in "
+        "`benchmarks/backend_runs/`. The device is the one the notebooks reported in the "
+        "run's manifest; the test score is the primary metric on the held-out test set "
+        f"(published reference: {reference['value']}, {reference['model']}).", "", *rows])
+    if not any(r["device"].startswith("GPU") for r in results):
+        section += ("\n\nNo run on a GPU yet: on a GPU machine, `python benchmarks/backend_runs.py "
+                    "run --backend jax --label \"GPU machine\" --out "
+                    "benchmarks/backend_runs/gpu-jax.json`, then `report`.")
     write_section("backends", section)
 
 
@@ -174,14 +191,14 @@ def main() -> None:
     wheels_parser.add_argument("--dest", type=Path, default=REPO / ".whl")
     wheels_parser.add_argument("--python-version", default="3.12")
     report_parser = commands.add_parser("report")
-    report_parser.add_argument("results", type=Path, nargs="+")
+    report_parser.add_argument("results", type=Path, nargs="*")
     args = parser.parse_args()
     if args.command == "run":
         run(args.backend, args.project, args.out, args.label, args.cpu, args.fast)
     elif args.command == "wheels":
         wheels(args.dest, args.python_version)
     else:
-        report(args.results)
+        report(args.results or sorted(RESULTS.glob("*.json")))
 
 
 if __name__ == "__main__":
