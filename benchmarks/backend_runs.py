@@ -153,7 +153,7 @@ def report(paths: list[Path]) -> None:
     for r in results:
         steps = ", ".join(f"{s:.1f}" for s in r["steps"].values())
         versions = ", ".join(f"{k} {v}" for k, v in r["versions"].items())
-        rows.append(f"| {r['label']} ({r['cpus']} cores; {r['date']}; {versions}) | "
+        rows.append(f"| {r['label']} ({r['cpus']} cores, load {r['load'][0]}; {r['date']}; {versions}) | "
                     f"{r['device']} | {r['backend']} | **{r['seconds']:.1f}** | {steps} | "
                     f"{r['primary']['name']} {r['primary']['value']:.4f} |")
     print("\n".join(rows))
