@@ -317,13 +317,20 @@ def run_record(view: ProjectView) -> str:
             f"| Seed | {m.get('seed', '—')} |",
             f"| Backend and device | {m.get('backend', '—')} on {md_text(str(m.get('device', '—')))} |",
             f"| Versions | {md_text(versions)} |",
-            f"| Data hash | `{(m.get('inputs', {}).get('data') or '—')[:16]}` |",
+            f"| Data | {_data_source(view)} |",
             f"| project.yml hash | `{(m.get('inputs', {}).get('project.yml') or '—')[:16]}` |"]
     for record in m.get("notebooks", []):
         rows.append(f"| {STEP_TITLES.get(record['step'], record['step'])} | "
                     f"{record.get('seconds', 0):.1f} s |")
     rows.append(f"| Total | {m.get('seconds', 0):.1f} s |")
     return "\n".join(rows) + "\n"
+
+
+def _data_source(view: ProjectView) -> str:
+    """Where the data came from: a built-in dataset's loader, or the hash of data/."""
+    if view.config.dataset.source == "builtin" and view.dataset:
+        return f"built in: `{view.dataset['loader']}`"
+    return f"`{(view.manifest.get('inputs', {}).get('data') or '—')[:16]}` (hash of data/)"
 
 
 def heading_shift(text: str, top: int) -> int:
