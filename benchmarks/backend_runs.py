@@ -99,8 +99,11 @@ def wheels(dest: Path, python_version: str) -> None:
          *(f"--platform={p}" for p in PLATFORMS), "--dest", str(dest), *carry],
         check=True,
     )
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--wheel-dir", str(dest), str(REPO)], check=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                            "--no-build-isolation", "--wheel-dir", str(dest), str(REPO)],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        raise SystemExit(f"building the kit's wheel failed:\n{built.stdout}{built.stderr}")
     size = sum(p.stat().st_size for p in dest.glob("*.whl"))
     print(f"{len(list(dest.glob('*.whl')))} wheels, {size / 2**20:.1f} MiB in {dest}:")
     print(" ".join(carry + ["dl-portfolio-kit"]))
