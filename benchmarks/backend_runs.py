@@ -90,9 +90,8 @@ def wheels(dest: Path, python_version: str) -> None:
     pinned = [f"{name}=={metadata.version(name)}" for name in RUN_NEEDS]
     needed = _resolve(pinned, python_version)
     # The image's own packages and what they need (resolved the same way, names only).
-    there = set(_resolve([p for p in THERE if p not in {"jax", "jaxlib"}], python_version))
-    carry = sorted(f"{name}=={version}" for name, version in needed.items()
-                   if name not in there and name not in THERE)
+    there = set(_resolve(list(THERE), python_version))
+    carry = sorted(f"{name}=={version}" for name, version in needed.items() if name not in there)
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
          "--python-version", python_version, "--implementation", "cp",

@@ -328,7 +328,7 @@ def run_record(view: ProjectView) -> str:
 
 def _data_source(view: ProjectView) -> str:
     """Where the data came from: a built-in dataset's loader, or the hash of data/."""
-    if view.config.dataset.source == "builtin" and view.dataset:
+    if view.dataset:  # the registry's entry, for built-in datasets only
         return f"built in: `{view.dataset['loader']}`"
     return f"`{(view.manifest.get('inputs', {}).get('data') or '—')[:16]}` (hash of data/)"
 
