@@ -5,9 +5,10 @@ import math
 import keras
 import numpy as np
 
-# Training runs 16 batches per call into the backend (`steps_per_execution` below), much
-# faster for small images; prediction with several steps per call builds one copy of the
-# network per step, which takes seconds, so the notebooks predict in a few large batches.
+# Training runs 16 batches per call into the backend, much faster for small images (Keras'
+# PyTorch backend runs one at a time); prediction with several steps per call builds one copy
+# of the network per step, which takes seconds, so the notebooks predict in a few large batches.
+STEPS_PER_EXECUTION = 1 if keras.backend.backend() == "torch" else 16
 PREDICT_BATCH_SIZE = 512
 
 
@@ -70,7 +71,7 @@ def build_cnn(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=16,
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
 
