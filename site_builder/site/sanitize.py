@@ -2,6 +2,8 @@
 
 Everything that reaches a page from a notebook goes through `clean_html`: no <script>, no
 event handler, no javascript: URL, no inline style survives; tables, images and text do.
+Every SVG file the site serves goes through `clean_svg`: opened on its own URL an SVG is a
+document that runs its scripts, so only drawing elements and local references survive.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import html
 import re
 from collections.abc import Callable
+from xml.etree import ElementTree
 
 import markdown as md
 import nh3
@@ -90,3 +93,75 @@ def shift_headings(html_text: str, shift: int) -> str:
 
 def escape(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+# What matplotlib and ordinary drawing programs write; no script, foreignObject, animation
+# (<set>/<animate> can rewrite an href) or metadata (not drawn).
+SVG_ELEMENTS = {
+    "svg", "g", "defs", "symbol", "use", "path", "rect", "circle", "ellipse", "line",
+    "polyline", "polygon", "text", "tspan", "textPath", "title", "desc", "clipPath", "mask",
+    "pattern", "marker", "linearGradient", "radialGradient", "stop", "image", "style", "a",
+    "filter", "feBlend", "feColorMatrix", "feComposite", "feFlood", "feGaussianBlur",
+    "feMerge", "feMergeNode", "feMorphology", "feOffset",
+}
+SVG_ATTRIBUTES = {
+    "id", "class", "style", "transform", "version", "width", "height", "viewBox",
+    "preserveAspectRatio", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "ry",
+    "fx", "fy", "d", "points", "pathLength", "dx", "dy", "rotate", "textLength",
+    "lengthAdjust", "startOffset", "text-anchor", "dominant-baseline", "alignment-baseline",
+    "baseline-shift", "font-family", "font-size", "font-style", "font-weight", "font-variant",
+    "letter-spacing", "word-spacing", "writing-mode", "direction", "fill", "fill-opacity",
+    "fill-rule", "stroke", "stroke-width", "stroke-opacity", "stroke-linecap",
+    "stroke-linejoin", "stroke-miterlimit", "stroke-dasharray", "stroke-dashoffset",
+    "opacity", "color", "visibility", "display", "overflow", "clip-path", "clip-rule",
+    "clipPathUnits", "mask", "maskUnits", "maskContentUnits", "filter", "filterUnits",
+    "primitiveUnits", "in", "in2", "result", "stdDeviation", "mode", "operator", "values",
+    "k1", "k2", "k3", "k4", "radius", "flood-color", "flood-opacity", "gradientUnits",
+    "gradientTransform", "spreadMethod", "offset", "stop-color", "stop-opacity",
+    "patternUnits", "patternContentUnits", "patternTransform", "markerWidth", "markerHeight",
+    "markerUnits", "refX", "refY", "orient", "marker-start", "marker-mid", "marker-end",
+    "image-rendering", "shape-rendering", "text-rendering", "color-interpolation-filters",
+    "vector-effect", "type", "media", "href", f"{{{XLINK_NS}}}href", f"{{{XML_NS}}}space",
+    "role", "aria-label", "aria-hidden", "lang", f"{{{XML_NS}}}lang",
+}
+_LOCAL_HREF = re.compile(r"#[\w.:-]*|data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*")
+# CSS cannot run script, but url() and @import fetch: only references inside the file pass.
+_CSS_FETCH = re.compile(r"@import|url\(\s*(?![\s'\"]*#)", re.IGNORECASE)
+
+
+def _clean_svg_element(element: ElementTree.Element) -> None:
+    for child in list(element):
+        namespace, _, name = child.tag.rpartition("}")
+        if namespace != "{" + SVG_NS or name not in SVG_ELEMENTS:
+            element.remove(child)
+            continue
+        _clean_svg_element(child)
+    for key, value in list(element.attrib.items()):
+        href = key in ("href", f"{{{XLINK_NS}}}href")
+        if (key not in SVG_ATTRIBUTES or (href and not _LOCAL_HREF.fullmatch(value.strip()))
+                or _CSS_FETCH.search(value)):
+            del element.attrib[key]
+    if element.tag == f"{{{SVG_NS}}}style" and _CSS_FETCH.search(element.text or ""):
+        element.text = ""
+
+
+def clean_svg(data: bytes) -> bytes | None:
+    """The SVG with only drawing elements and attributes left, or None where it is not an
+    SVG document: not well-formed XML, entity declarations (defusedxml refuses them: entity
+    expansion bombs, external entities), or a root that is not <svg>. A DOCTYPE without
+    entities (matplotlib writes one) is allowed and dropped."""
+    import defusedxml.ElementTree
+
+    try:
+        root = defusedxml.ElementTree.fromstring(data)
+    except (ElementTree.ParseError, ValueError):
+        return None
+    if root.tag != f"{{{SVG_NS}}}svg":
+        return None
+    _clean_svg_element(root)
+    ElementTree.register_namespace("", SVG_NS)
+    ElementTree.register_namespace("xlink", XLINK_NS)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
