@@ -84,6 +84,16 @@ def build(strict: bool) -> None:
 
 
 @main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def serve(port: int, host: str) -> None:
+    """Build, serve site/ on localhost, and rebuild and reload the page on every change."""
+    from .serve import serve as serve_site
+
+    serve_site(find_portfolio(), host, port)
+
+
+@main.command()
 def check() -> None:
     """Report secrets, unsafe HTML, broken links, size limits and stale or smoke exports."""
     from .check import report, run_checks
@@ -113,3 +123,13 @@ def init(directory: Path) -> None:
 
     for rel in initialize(directory):
         click.echo(f"created {directory / rel}")
+
+
+@main.command()
+@click.argument("slugs", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+def update(slugs: tuple[str, ...], dry_run: bool) -> None:
+    """Merge what changed in the project template into the projects made from it."""
+    from .update import update_projects
+
+    update_projects(find_portfolio(), list(slugs), dry_run, click.echo)
