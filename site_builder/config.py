@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+import unicodedata
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import PROBLEM_TYPES
 from .errors import ProjectError
@@ -14,6 +15,17 @@ from .errors import ProjectError
 SCHEMA_VERSION = 1
 # libyaml's loader where PyYAML was built with it: ten times faster on many projects.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The title and the slug end up in file and folder names (at most 255 bytes on most systems).
+TITLE_MAX = 200
+SLUG_MAX = 100
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# A settings file is a few hundred bytes; far more is a mistake, and libyaml crashes the
+# interpreter (no exception) on collections nested tens of thousands deep.
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 20
+# Control characters, lone surrogates and the Unicode line and paragraph separators: nothing a
+# title or a summary needs, and each breaks some sink (a terminal line, YAML, JavaScript, UTF-8).
+_CONTROL = {"Cc", "Cs", "Zl", "Zp"}
 
 ProblemType = Literal[
     "tabular-classification",
@@ -24,19 +36,80 @@ ProblemType = Literal[
 assert set(ProblemType.__args__) == set(PROBLEM_TYPES)  # type: ignore[attr-defined]
 
 
+def _no_control(value: str, allowed: str, hint: str) -> str:
+    for char in value:
+        if char not in allowed and unicodedata.category(char) in _CONTROL:
+            raise ValueError(f"holds the control character U+{ord(char):04X}; {hint}")
+    return value
+
+
+def _one_line(value: str) -> str:
+    return _no_control(value, "", "write it on one line without control characters")
+
+
+def _text(value: str) -> str:
+    return _no_control(value, "\n\t", "only line breaks and tabs are allowed")
+
+
+def _at_most(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value) > limit:
+            raise ValueError(f"longer than {limit} characters ({len(value)}); shorten it")
+        return value
+
+    return AfterValidator(check)
+
+
+def is_inner_path(value: str) -> bool:
+    """A relative POSIX path that names something below its base: no root, drive, '..' or
+    backslash (a backslash is a separator on Windows and a file-name character elsewhere)."""
+    posix = PurePosixPath(value)
+    return ("\\" not in value and not posix.is_absolute() and not PureWindowsPath(value).drive
+            and ".." not in posix.parts and bool(posix.parts))
+
+
+def _path_inside(where: str) -> AfterValidator:
+    def check(value: str) -> str:
+        _one_line(value)
+        if not is_inner_path(value):
+            raise ValueError(f"must be a path inside {where} (relative, without '..', a drive or "
+                             f"backslashes), not {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+# Text on one line (names, titles, labels, URLs) and prose that may span lines.
+Line = Annotated[str, AfterValidator(_one_line)]
+Text = Annotated[str, AfterValidator(_text)]
+Title = Annotated[Line, Field(min_length=1), _at_most(TITLE_MAX)]
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN), _at_most(SLUG_MAX)]
+
+
+def inside(base: Path, rel: str, display: str, field: str) -> Path:
+    """base/rel with symbolic links resolved; a one-line error naming the file and field when
+    it leads outside base (a path that passed validation can still do so through a link)."""
+    root = base.resolve()
+    path = (root / rel).resolve()
+    if not is_inner_path(rel) or not path.is_relative_to(root):
+        raise ProjectError(f"{display}: field '{field}': must be a path inside {base.name}/, "
+                           f"but {rel!r} leads to {path}")
+    return path
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class Dataset(Strict):
-    name: str = Field(min_length=1)
+    name: Line = Field(min_length=1)
     source: Literal["builtin", "file", "folder"]
-    path: str | None = None
-    target: str | None = None
-    date_column: str | None = None
-    value_column: str | None = None
+    path: Annotated[str, _path_inside("the project folder")] | None = None
+    target: Line | None = None
+    date_column: Line | None = None
+    value_column: Line | None = None
     image_size: int | None = Field(default=None, ge=8, le=512)
-    description: str = ""
+    description: Text = ""
 
     @model_validator(mode="after")
     def _path_for_own_data(self) -> Dataset:
@@ -46,73 +119,133 @@ class Dataset(Strict):
 
 
 class Metric(Strict):
-    name: str = Field(min_length=1)
+    name: Line = Field(min_length=1)
     direction: Literal["maximize", "minimize"]
 
 
 class ModelCard(Strict):
-    intended_use: str = ""
-    limitations: str = ""
+    intended_use: Text = ""
+    limitations: Text = ""
 
 
 class ProjectConfig(Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
-    title: str = Field(min_length=1)
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    summary: str = ""
+    title: Title
+    slug: Slug
+    summary: Line = ""
     problem_type: ProblemType
-    model: str = Field(min_length=1)
+    model: Line = Field(min_length=1)
     dataset: Dataset
     metric: Metric
-    tags: list[str] = []
+    tags: list[Line] = []
     seed: int = 42
     featured: bool = False
-    cover: str | None = None
+    cover: Annotated[str, _path_inside("export/figures/")] | None = None
     model_card: ModelCard = ModelCard()
 
 
 class Link(Strict):
-    label: str
-    url: str
+    label: Line
+    url: Line
 
 
 class Profile(Strict):
-    name: str = Field(min_length=1)
-    headline: str = ""
-    bio: str = ""
-    photo: str | None = None
-    repository: str | None = None
+    name: Line = Field(min_length=1)
+    headline: Line = ""
+    bio: Text = ""
+    photo: Annotated[str, _path_inside("portfolio/")] | None = None
+    repository: Line | None = None
     links: list[Link] = []
-    site_url: str | None = None
+    site_url: Line | None = None
 
 
 def _field_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def read_yaml(path: Path) -> dict:
+class _DuplicateKey(Exception):
+    pass
+
+
+class _Loader(SAFE_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing a key given twice (YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[str, int] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    raise _DuplicateKey(f"field '{key.value}': given twice (lines "
+                                        f"{seen[key.value]} and {line})")
+                seen[key.value] = line
+        return super().construct_mapping(node, deep)
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    for event in yaml.parse(text, Loader=SAFE_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return False
+
+
+def read_yaml(path: Path, display: str | None = None) -> dict:
+    shown = display or str(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ProjectError(f"{path}: file not found") from None
+        raise ProjectError(f"{shown}: file not found") from None
+    except OSError as exc:
+        raise ProjectError(f"{shown}: cannot read it ({exc.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise ProjectError(f"{shown}: {len(raw):,} bytes; a settings file is at most "
+                           f"{MAX_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{shown}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                           f"{exc.start}); save it as UTF-8") from None
+    try:
+        if _too_deep(text):
+            raise ProjectError(f"{shown}: fields nested more than {MAX_DEPTH} levels deep")
+        data = yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as exc:
+        raise ProjectError(f"{shown}: {exc}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ProjectError(f"{shown}: not valid YAML (line {line}: the control character "
+                           f"U+{exc.character:04X})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise ProjectError(f"{path}: not valid YAML{where}") from None
+        raise ProjectError(f"{shown}: not valid YAML{where}") from None
     if not isinstance(data, dict):
-        raise ProjectError(f"{path}: expected a mapping of fields")
+        raise ProjectError(f"{shown}: expected a mapping of fields")
     return data
 
 
 def _validate(model: type[BaseModel], path: Path, display: str):
-    data = read_yaml(path)
+    data = read_yaml(path, display)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = _field_path(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ProjectError(f"{display}: field '{field}': {msg}") from None
+        raise ProjectError(f"{display}: {validation_message(exc)}") from None
+
+
+def validation_message(exc: ValidationError, names: dict[str, str] | None = None) -> str:
+    """The first error as "field 'dataset.path': what is wrong"; `names` maps a field to what
+    the user typed it as (a command-line option) instead."""
+    err = exc.errors()[0]
+    field = _field_path(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if names and field in names:
+        return f"{names[field]}: {msg}"
+    return f"field '{field}': {msg}"
 
 
 def load_project(project_dir: Path, display: str | None = None) -> ProjectConfig:
