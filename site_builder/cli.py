@@ -6,11 +6,49 @@ from pathlib import Path
 
 import click
 
+from .errors import PortfolioError
 from .layout import find_portfolio
+
+DISTRIBUTION = "dl-portfolio-kit"
+
+
+def missing_from_extra(requires: list[str], extra: str, installed) -> list[str]:
+    """The packages of an extra (from the kit's requirement lines) that are not installed."""
+    from packaging.requirements import Requirement
+
+    missing = []
+    for line in requires:
+        requirement = Requirement(line)
+        marker = requirement.marker
+        if marker and marker.evaluate({"extra": extra}) and not marker.evaluate({"extra": ""}) \
+                and not installed(requirement.name):
+            missing.append(requirement.name)
+    return missing
+
+
+def require_extra(extra: str, command: str) -> None:
+    """A one-line error naming the extra, where a command needs what the base install lacks."""
+    from importlib import metadata
+
+    def installed(name: str) -> bool:
+        try:
+            metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return False
+        return True
+
+    try:
+        requires = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:  # run from a source folder: nothing to tell from
+        return
+    missing = missing_from_extra(requires, extra, installed)
+    if missing:
+        raise PortfolioError(f"portfolio {command} needs the kit's {extra} extra ({missing[0]} is "
+                             f"not installed): pip install \"{DISTRIBUTION}[{extra}]\"")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="dl-portfolio-kit")
+@click.version_option(package_name=DISTRIBUTION)
 def main() -> None:
     """Scaffold, run and publish deep-learning projects as a portfolio website."""
 
@@ -34,6 +72,7 @@ def main() -> None:
 @click.option("--no-input", is_flag=True, help="Do not prompt; use the options and defaults.")
 def new(title: str, no_input: bool, data: Path | None, **options) -> None:
     """Create portfolio/projects/<slug>/ from the template."""
+    require_extra("train", "new")
     from .scaffold import NewProject, new_project
 
     portfolio = find_portfolio()
@@ -57,6 +96,7 @@ def new(title: str, no_input: bool, data: Path | None, **options) -> None:
               help="The Keras backend: tensorflow, jax or torch.")
 def run(slugs: tuple[str, ...], **options) -> None:
     """Execute each project's five notebooks in order and export the results."""
+    require_extra("train", "run")
     from .runner import RunOptions, run_projects
 
     run_projects(find_portfolio(), list(slugs), RunOptions(**options))
@@ -119,10 +159,15 @@ def publish(**options) -> None:
 @click.argument("directory", type=click.Path(path_type=Path))
 def init(directory: Path) -> None:
     """Make a new portfolio repository in DIRECTORY."""
-    from .init import initialize
+    from .init import initialize, installed_kit_source
 
-    for rel in initialize(directory):
+    source = installed_kit_source()
+    files, git_line = initialize(directory, source)
+    for rel in files:
         click.echo(f"created {directory / rel}")
+    for line in (source.note, git_line):
+        if line:
+            click.echo(line)
 
 
 @main.command()
