@@ -26,11 +26,15 @@ class Git:
             raise PortfolioError(f"git {args[0]}: {done.stderr.strip().splitlines()[-1]}")
         return done.stdout.strip()
 
+    def succeeds(self, *args: str) -> bool:
+        return subprocess.run(["git", *args], cwd=self.root, capture_output=True).returncode == 0
+
     def check_repository(self) -> None:
-        done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=self.root,
-                              capture_output=True, text=True)
-        if done.returncode != 0:
+        if not self.succeeds("rev-parse", "--show-toplevel"):
             raise PortfolioError(f"{self.root}: not a git repository (run 'git init' first)")
+        if not self.succeeds("rev-parse", "--verify", "--quiet", "HEAD"):
+            raise PortfolioError(f"{self.root}: the repository has no commit yet; commit the "
+                                 "portfolio first (git add -A && git commit -m 'My portfolio')")
 
     def push(self, remote: str, branch: str) -> None:
         done = subprocess.run(["git", "push", remote, branch], cwd=self.root, capture_output=True,
@@ -43,7 +47,8 @@ class Git:
 
     def check_remote(self, name: str) -> None:
         if name not in self("remote").split():
-            raise PortfolioError(f"--remote {name}: no such remote (see 'git remote -v')")
+            raise PortfolioError(f"--remote {name}: no such remote; add your GitHub repository "
+                                 f"with 'git remote add {name} URL' (see 'git remote -v')")
 
 
 @contextmanager

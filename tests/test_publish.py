@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -182,9 +183,20 @@ def test_publish_refuses_findings_unless_forced_by_kind(clean, tmp_path):
 def test_publish_errors(clean, tmp_path):
     result = cli(clean, "publish")
     assert result.output == f"Error: {clean}: not a git repository (run 'git init' first)\n"
+    git(clean, "init", "-q", "-b", "main")
+    result = cli(clean, "publish")
+    assert result.output == (f"Error: {clean}: the repository has no commit yet; commit the "
+                             "portfolio first (git add -A && git commit -m 'My portfolio')\n")
+    shutil.rmtree(clean / ".git")
     bare = _repo_with_remote(clean, tmp_path)
+    git(clean, "remote", "remove", "origin")
+    result = cli(clean, "publish")
+    assert result.output == ("Error: --remote origin: no such remote; add your GitHub repository "
+                             "with 'git remote add origin URL' (see 'git remote -v')\n")
+    git(clean, "remote", "add", "origin", str(bare))
     result = cli(clean, "publish", "--remote", "upstream")
-    assert result.output == "Error: --remote upstream: no such remote (see 'git remote -v')\n"
+    assert result.output.startswith("Error: --remote upstream: no such remote; add your GitHub "
+                                    "repository with 'git remote add upstream URL'")
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(bare), str(other))
     git(other, "checkout", "-q", "--orphan", "gh-pages")
@@ -223,7 +235,8 @@ def test_init_new_run_build_in_a_new_folder(tmp_path):
     target = tmp_path / "mine"
     result = cli(tmp_path, "init", str(target))
     assert result.exit_code == 0, result.output
-    files = {str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()}
+    files = {str(p.relative_to(target)) for p in target.rglob("*")
+             if p.is_file() and ".git" not in p.relative_to(target).parts}
     assert files == {"mkdocs.yml", "portfolio/profile.yml", ".gitignore", "README.md",
                      ".github/workflows/pages.yml", "portfolio/projects/.gitkeep"}
     workflow = (target / ".github/workflows/pages.yml").read_text()
