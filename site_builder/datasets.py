@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -9,76 +13,167 @@ import pandas as pd
 from .errors import PortfolioError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+# Enough lines for csv.Sniffer to see the same separator count on each.
+SNIFF_CHARS = 64 * 1024
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+@dataclass(frozen=True)
+class CsvFile:
+    """A CSV file as found (its encoding and separator) and as the project keeps it: UTF-8 with
+    commas, the form the notebooks read with a plain `pd.read_csv`."""
+
+    path: Path
+    encoding: str
+    separator: str
+    text: str
+    frame: pd.DataFrame
+
+    @property
+    def converted(self) -> bool:
+        return (self.encoding, self.separator) != ("utf-8", ",")
+
+    def note(self) -> str:
+        return (f"read as {self.encoding} with {SEPARATORS[self.separator]} separators; "
+                "saved as UTF-8 with commas")
+
+    def save(self, target: Path) -> None:
+        if self.converted:
+            target.write_text(self.text, encoding="utf-8", newline="")
+        else:
+            shutil.copy2(self.path, target)
+
+
+def _shown(name: object) -> str:
+    """A column name on one line of a message."""
+    return repr(str(name))[1:-1]
+
+
+def _decode(path: Path, raw: bytes) -> tuple[str, str]:
+    """The text and its encoding: UTF-8 when it decodes as such, else charset-normalizer's guess."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    import charset_normalizer
+
+    matches = charset_normalizer.from_bytes(raw)
+    best = matches.best()
+    if best is None:
+        raise PortfolioError(f"{path}: not text in any encoding charset-normalizer knows "
+                             "(a binary file?); save it as a CSV file in UTF-8")
+    # Short files often fit several single-byte code pages equally well; Windows' Western one
+    # is what spreadsheets there export, and the Central European one it ties with would turn
+    # 'ñ' into 'ń'.
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    encoding = "cp1252" if any("cp1252" in m.could_be_from_charset for m in tied) else best.encoding
+    return raw.decode(encoding), encoding
+
+
+def read_csv(path: Path) -> CsvFile:
+    """Read the user's CSV file whatever its encoding and separator (one-line errors)."""
     if not path.exists():
         raise PortfolioError(f"{path}: no such file")
     if not path.is_file():
         raise PortfolioError(f"{path}: not a file (a CSV file is expected)")
     try:
-        frame = pd.read_csv(path)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PortfolioError(f"{path}: not a readable CSV file ({reason})") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise PortfolioError(f"{path}: cannot read it ({exc.strerror})") from None
+    text, encoding = _decode(path, raw)
+    if encoding == "utf-8" and text.startswith("\ufeff"):
+        text, encoding = text[1:], "utf-8-sig"
+    if not text.strip():
+        raise PortfolioError(f"{path}: the file is empty")
+    sample = text[:SNIFF_CHARS].rpartition("\n")[0] or text[:SNIFF_CHARS]
+    try:
+        separator = csv.Sniffer().sniff(sample, delimiters="".join(SEPARATORS)).delimiter
+    except csv.Error:
+        raise PortfolioError(f"{path}: no column separator found (a comma, semicolon, tab or "
+                             "'|' the same number of times on each line); a CSV file needs a "
+                             "header line and two or more columns") from None
+    try:
+        if (encoding, separator) != ("utf-8", ","):
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(
+                csv.reader(io.StringIO(text, newline=""), delimiter=separator))
+            text = out.getvalue()
+        frame = pd.read_csv(io.StringIO(text))
+    except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PortfolioError(f"{path}: not a readable CSV file ({reason})") from None
     if frame.empty:
         raise PortfolioError(f"{path}: the CSV file has no rows")
-    return frame
+    return CsvFile(path, encoding, separator, text, frame)
 
 
-def _column(frame: pd.DataFrame, path: Path, column: str | None, option: str) -> pd.Series:
+def _column(data: CsvFile, column: str | None, option: str, role: str) -> pd.Series:
+    path, frame = data.path, data.frame
     if not column:
         raise PortfolioError(f"{path}: {option} is required with your own CSV file")
     if column not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:12]))
+        shown = ", ".join(_shown(c) for c in frame.columns[:12])
         more = ", ..." if len(frame.columns) > 12 else ""
-        raise PortfolioError(f"{path}: no column '{column}' (columns: {shown}{more})")
+        raise PortfolioError(f"{path}: no column {column!r} (columns: {shown}{more})")
+    if frame[column].isna().all():
+        raise PortfolioError(f"{path}: {role} column {column!r} has no values; fill it in or "
+                             f"choose another {option}")
     return frame[column]
 
 
-def check_classification_csv(path: Path, target: str | None) -> None:
-    frame = _read_csv(path)
-    y = _column(frame, path, target, "--target").dropna()
+def _features(data: CsvFile, target: str) -> None:
+    """The columns besides the target: at least one, none of them empty."""
+    features = data.frame.drop(columns=[target])
+    if features.shape[1] == 0:
+        raise PortfolioError(f"{data.path}: no feature columns besides the target {target!r}")
+    empty = [c for c in features.columns if features[c].isna().all()]
+    if empty:
+        raise PortfolioError(f"{data.path}: column {str(empty[0])!r} has no values; fill it in "
+                             "or remove the column from the file")
+
+
+def check_classification_csv(path: Path, target: str | None) -> CsvFile:
+    data = read_csv(path)
+    y = _column(data, target, "--target", "target").dropna()
     if y.nunique() < 2:
         raise PortfolioError(
-            f"{path}: target column '{target}' has a single class; classification needs two or more"
+            f"{path}: target column {target!r} has a single class; classification needs two or more"
         )
-    if frame.shape[1] < 2:
-        raise PortfolioError(f"{path}: no feature columns besides the target '{target}'")
+    _features(data, y.name)
+    return data
 
 
-def check_regression_csv(path: Path, target: str | None) -> None:
-    frame = _read_csv(path)
-    y = _column(frame, path, target, "--target").dropna()
+def check_regression_csv(path: Path, target: str | None) -> CsvFile:
+    data = read_csv(path)
+    y = _column(data, target, "--target", "target").dropna()
     numeric = pd.to_numeric(y, errors="coerce")
     if numeric.isna().any():
         bad = y[numeric.isna()].iloc[0]
         raise PortfolioError(
-            f"{path}: target column '{target}' is not numeric (value {bad!r}); "
+            f"{path}: target column {target!r} is not numeric (value {bad!r}); "
             "regression needs a numeric target"
         )
-    if frame.shape[1] < 2:
-        raise PortfolioError(f"{path}: no feature columns besides the target '{target}'")
+    _features(data, y.name)
+    return data
 
 
-def check_time_series_csv(path: Path, date_column: str | None, value_column: str | None) -> None:
-    frame = _read_csv(path)
-    dates = _column(frame, path, date_column, "--date-column")
-    values = _column(frame, path, value_column, "--value-column")
+def check_time_series_csv(path: Path, date_column: str | None, value_column: str | None) -> CsvFile:
+    data = read_csv(path)
+    dates = _column(data, date_column, "--date-column", "date")
+    values = _column(data, value_column, "--value-column", "value")
     parsed = pd.to_datetime(dates, errors="coerce", format="mixed")
     if parsed.isna().any():
         bad = dates[parsed.isna()].iloc[0]
         raise PortfolioError(
-            f"{path}: date column '{date_column}' does not parse as dates (value {bad!r})"
+            f"{path}: date column {date_column!r} does not parse as dates (value {bad!r})"
         )
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.isna().any():
         bad = values[numeric.isna()].iloc[0]
-        raise PortfolioError(f"{path}: value column '{value_column}' is not numeric (value {bad!r})")
-    if len(frame) < 30:
-        raise PortfolioError(f"{path}: {len(frame)} rows; a forecast needs at least 30")
+        raise PortfolioError(f"{path}: value column {value_column!r} is not numeric (value {bad!r})")
+    if len(data.frame) < 30:
+        raise PortfolioError(f"{path}: {len(data.frame)} rows; a forecast needs at least 30")
+    return data
 
 
 def check_image_folder(path: Path) -> None:

@@ -1,16 +1,29 @@
-"""`portfolio new`: bake a project from the cookiecutter template, after checking the inputs."""
+"""`portfolio new`: check the inputs, bake the project from the cookiecutter template, then
+write what the user typed (title, summary, the data and its names) into it as data.
+
+Cookiecutter renders every value of its context as a Jinja template, so only values the kit
+validated itself (the slug, a problem type) enter it; project.yml is written with a YAML
+library from a validated ProjectConfig, and the README's heading is escaped for Markdown.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import click
+import yaml
+from pydantic import ValidationError
 from slugify import slugify
 
 from . import PROBLEM_TYPES
+from .config import SLUG_MAX, ProjectConfig, validation_message
 from .datasets import (
+    CsvFile,
     check_classification_csv,
     check_image_folder,
     check_regression_csv,
@@ -21,10 +34,28 @@ from .layout import Portfolio
 
 # The repository's template/ (a symbolic link to it is packaged as site_builder/project_template).
 TEMPLATE_DIR = Path(__file__).resolve().parent / "project_template"
-
-
-class TemplateError(Exception):
-    """Raised inside the template's hooks; cookiecutter then removes what it made."""
+DEFAULT_SUMMARY = "A predictive-modelling project worked through the five steps."
+MODEL_CARD = {
+    "intended_use": "A portfolio exercise in predictive modelling; not for decisions about people.",
+    "limitations": "Trained and evaluated on one small dataset; the test score carries sampling error.",
+}
+SETTINGS_HEADER = """\
+# Settings of this project, read by its notebooks and by `portfolio run` / `portfolio build`.
+# cover: a figure from export/figures/ to show on the project's card (null: the first of step 5).
+"""
+# The command-line names of the project.yml fields that `new` fills from what the user typed.
+OPTIONS = {
+    "title": "title",
+    "summary": "--summary",
+    "slug": "--slug",
+    "seed": "--seed",
+    "dataset.name": "--data",
+    "dataset.path": "--data",
+    "dataset.target": "--target",
+    "dataset.date_column": "--date-column",
+    "dataset.value_column": "--value-column",
+    "dataset.image_size": "--image-size",
+}
 
 
 @dataclass(frozen=True)
@@ -53,11 +84,6 @@ def problem_types() -> dict:
     return json.loads((template_dir() / "cookiecutter.json").read_text())["_types"]
 
 
-def check_slug(slug: str) -> None:
-    if not slug:
-        raise TemplateError("the title gives an empty folder name")
-
-
 def select_notebooks(project_dir: Path, problem_type: str) -> None:
     """Move the chosen problem type's notebooks into notebooks/ and drop the others."""
     source = project_dir / "_notebooks" / problem_type
@@ -69,98 +95,142 @@ def select_notebooks(project_dir: Path, problem_type: str) -> None:
     (project_dir / "data").mkdir(exist_ok=True)
 
 
-def _check_data(spec: NewProject, kinds: dict) -> str:
-    """Check the dataset options; return the data source ('builtin', 'file' or 'folder')."""
-    if spec.data is None:
-        builtin = kinds[spec.problem]["builtin"]
-        if spec.dataset not in (None, builtin):
+def markdown_text(text: str) -> str:
+    """One line of plain text as Markdown that renders as itself, on GitHub too: the
+    characters of inline markup and HTML escaped, and a start that would open a list."""
+    escaped = re.sub(r"([\\`*_{}\[\]<>#|!~&])", r"\\\1", text.strip())
+    return re.sub(r"^(\d*)([-+.)])", r"\1\\\2", escaped)
+
+
+def template_context(config: ProjectConfig) -> dict[str, str]:
+    """The template's answers: values the kit validated, never text the user typed."""
+    return {"project_slug": config.slug, "problem_type": config.problem_type}
+
+
+def write_settings(project_dir: Path, config: ProjectConfig) -> None:
+    settings = config.model_dump(mode="json")
+    settings["dataset"] = config.dataset.model_dump(mode="json", exclude_defaults=True)
+    text = yaml.safe_dump(settings, sort_keys=False, allow_unicode=True, width=sys.maxsize)
+    (project_dir / "project.yml").write_text(SETTINGS_HEADER + text, encoding="utf-8")
+
+
+def bake(config: ProjectConfig, output_dir: Path) -> Path:
+    """output_dir/<slug>/: the template rendered through cookiecutter's API, then project.yml
+    and the README's heading (title and summary) written as data."""
+    from cookiecutter.main import cookiecutter
+
+    project = Path(cookiecutter(str(template_dir()), no_input=True,
+                                extra_context=template_context(config),
+                                output_dir=str(output_dir), accept_hooks=True))
+    write_settings(project, config)
+    readme = project / "README.md"
+    heading = f"# {markdown_text(config.title)}\n\n{markdown_text(config.summary)}\n\n"
+    readme.write_text(heading + readme.read_text(encoding="utf-8"), encoding="utf-8")
+    return project
+
+
+def _prompt(spec: NewProject) -> NewProject:
+    """Ask for the title, summary, problem type and seed (the options are the defaults)."""
+    return replace(
+        spec,
+        title=click.prompt("Project title", default=spec.title),
+        summary=click.prompt("One-sentence summary", default=spec.summary or DEFAULT_SUMMARY),
+        problem=click.prompt("Problem type", type=click.Choice(PROBLEM_TYPES),
+                             default=spec.problem),
+        seed=click.prompt("Random seed", type=int, default=spec.seed),
+    )
+
+
+def _slug(spec: NewProject) -> str:
+    if spec.slug is not None:
+        if not spec.slug or slugify(spec.slug) != spec.slug:
             raise PortfolioError(
-                f"--dataset: unknown dataset '{spec.dataset}' for {spec.problem} "
-                f"(built-in: {builtin}; or give your own with --data)"
+                f"--slug: {spec.slug!r} is not a slug (lowercase letters, digits and dashes)")
+        return spec.slug
+    slug = slugify(spec.title, max_length=SLUG_MAX, word_boundary=True)
+    if not slug:
+        raise PortfolioError(f"title {spec.title!r}: gives no usable folder name; pass --slug "
+                             "with letters or digits")
+    return slug
+
+
+def _config(spec: NewProject, slug: str, kind: dict) -> ProjectConfig:
+    dataset: dict = {"name": kind["builtin"], "source": "builtin"}
+    if spec.data is not None:
+        folder = spec.problem == "image-classification"
+        dataset = {"name": spec.data.name if folder else spec.data.stem,
+                   "source": "folder" if folder else "file",
+                   "path": f"data/raw/{spec.data.name}"}
+        columns = {"target": spec.target, "date_column": spec.date_column,
+                   "value_column": spec.value_column}
+        dataset.update((k, v) for k, v in columns.items() if v is not None)
+    if spec.problem == "image-classification":
+        dataset["image_size"] = spec.image_size
+    try:
+        return ProjectConfig(
+            title=spec.title, slug=slug, summary=DEFAULT_SUMMARY if spec.summary is None
+            else spec.summary, problem_type=spec.problem, model=kind["model"], dataset=dataset,
+            metric={"name": kind["metric"], "direction": kind["direction"]}, tags=kind["tags"],
+            seed=spec.seed, model_card=MODEL_CARD)
+    except ValidationError as exc:
+        raise PortfolioError(validation_message(exc, OPTIONS)) from None
+
+
+def _check_data(spec: NewProject, kind: dict) -> CsvFile | None:
+    """Check the dataset options and the user's data; return their CSV file as read, if any."""
+    if spec.data is None:
+        if spec.dataset not in (None, kind["builtin"]):
+            raise PortfolioError(
+                f"--dataset: unknown dataset {spec.dataset!r} for {spec.problem} "
+                f"(built-in: {kind['builtin']}; or give your own with --data)"
             )
-        return "builtin"
+        return None
     if spec.dataset is not None:
         raise PortfolioError("--dataset and --data exclude each other: give one")
-    data = spec.data
     if spec.problem == "tabular-classification":
-        check_classification_csv(data, spec.target)
-    elif spec.problem == "tabular-regression":
-        check_regression_csv(data, spec.target)
-    elif spec.problem == "time-series-forecasting":
-        check_time_series_csv(data, spec.date_column, spec.value_column)
-    else:
-        check_image_folder(data)
-        return "folder"
-    return "file"
+        return check_classification_csv(spec.data, spec.target)
+    if spec.problem == "tabular-regression":
+        return check_regression_csv(spec.data, spec.target)
+    if spec.problem == "time-series-forecasting":
+        return check_time_series_csv(spec.data, spec.date_column, spec.value_column)
+    check_image_folder(spec.data)
+    return None
 
 
 def new_project(portfolio: Portfolio, spec: NewProject, no_input: bool = True) -> Path:
     """Create portfolio/projects/<slug>/; on any error nothing is left behind."""
-    from cookiecutter.exceptions import CookiecutterException, FailedHookException
-    from cookiecutter.main import cookiecutter
+    from cookiecutter.exceptions import CookiecutterException
 
+    if not no_input:
+        spec = _prompt(spec)
     if spec.problem not in PROBLEM_TYPES:
         raise PortfolioError(
-            f"--problem: unknown problem type '{spec.problem}' "
+            f"--problem: unknown problem type {spec.problem!r} "
             f"(choose from {', '.join(PROBLEM_TYPES)})"
         )
-    kinds = problem_types()
-    slug = spec.slug if spec.slug is not None else slugify(spec.title)
-    if not slug or slugify(slug) != slug:
-        raise PortfolioError(
-            f"title '{spec.title}': gives no usable folder name; pass --slug with letters or digits"
-            if spec.slug is None
-            else f"--slug: '{spec.slug}' is not a slug (lowercase letters, digits and dashes)"
-        )
-    destination = portfolio.projects_dir / slug
+    kind = problem_types()[spec.problem]
+    config = _config(spec, _slug(spec), kind)
+    destination = portfolio.projects_dir / config.slug
     if destination.exists():
-        raise PortfolioError(f"{portfolio.rel(destination)}: project '{slug}' exists already")
-    source = _check_data(spec, kinds)
+        raise PortfolioError(f"{portfolio.rel(destination)}: project '{config.slug}' exists already")
+    table = _check_data(spec, kind)
 
-    data_path = ""
-    if spec.data is not None:
-        data_path = f"data/raw/{spec.data.name}"
-    context = {
-        "title": spec.title,
-        "project_slug": slug,
-        "problem_type": spec.problem,
-        "data_source": source,
-        "data_path": data_path,
-        "target": spec.target or "",
-        "date_column": spec.date_column or "",
-        "value_column": spec.value_column or "",
-        "image_size": str(spec.image_size),
-        "seed": str(spec.seed),
-    }
-    if source != "builtin":
-        context["dataset"] = spec.data.stem if spec.data.is_file() else spec.data.name
-    if spec.summary:
-        context["summary"] = spec.summary
     portfolio.projects_dir.mkdir(parents=True, exist_ok=True)
     try:
-        baked = Path(
-            cookiecutter(
-                str(template_dir()),
-                no_input=no_input,
-                extra_context=context,
-                output_dir=str(portfolio.projects_dir),
-                accept_hooks=True,
-            )
-        )
+        project = bake(config, portfolio.projects_dir)
         if spec.data is not None:
-            raw = baked / "data" / "raw"
+            raw = project / "data" / "raw"
             raw.mkdir(parents=True, exist_ok=True)
-            if spec.data.is_dir():
+            if table is None:
                 shutil.copytree(spec.data, raw / spec.data.name)
             else:
-                shutil.copy2(spec.data, raw / spec.data.name)
-    except FailedHookException:
-        shutil.rmtree(destination, ignore_errors=True)
-        raise PortfolioError(f"title '{spec.title}': gives an empty folder name") from None
+                table.save(raw / spec.data.name)
     except (CookiecutterException, OSError) as exc:
         shutil.rmtree(destination, ignore_errors=True)
         raise PortfolioError(f"{portfolio.rel(destination)}: could not create it ({exc})") from None
     except BaseException:
         shutil.rmtree(destination, ignore_errors=True)
         raise
-    return baked
+    if table is not None and table.converted:
+        click.echo(f"{portfolio.rel(raw / spec.data.name)}: {table.note()}")
+    return project

@@ -7,6 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from site_builder.cli import main
+from site_builder.config import load_project
 
 from .conftest import cli, heart_csv, tree
 
@@ -20,6 +24,24 @@ def test_new_with_builtin_data(portfolio_root):
     assert config["dataset"] == {"name": "breast_cancer", "source": "builtin"}
     assert config["metric"] == {"name": "accuracy", "direction": "maximize"}
     assert config["title"] == "Breast cancer diagnosis"
+    assert config["summary"] == "A predictive-modelling project worked through the five steps."
+    assert config["seed"] == 42
+
+
+def test_new_prompts_for_title_summary_type_and_seed(portfolio_root, monkeypatch):
+    monkeypatch.chdir(portfolio_root)
+    answers = "Diabetes\nHow far diabetes progresses in a year.\ntabular-regression\n7\n"
+    result = CliRunner().invoke(main, ["new", "Anything"], input=answers)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "Project title [Anything]: Diabetes"
+    assert result.output.splitlines()[-1] == "created portfolio/projects/diabetes"
+    config = load_project(portfolio_root / "portfolio/projects/diabetes")
+    assert (config.title, config.summary, config.problem_type, config.seed) == (
+        "Diabetes", "How far diabetes progresses in a year.", "tabular-regression", 7)
+    assert config.dataset.name == "diabetes"
+    readme = (portfolio_root / "portfolio/projects/diabetes/README.md").read_text()
+    assert readme.startswith("# Diabetes\n\nHow far diabetes progresses in a year.\n\n"
+                             "A project of type `tabular-regression`")
 
 
 def test_new_with_own_csv_copies_it_into_data(portfolio_root, tmp_path):
@@ -44,7 +66,8 @@ def _bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "missing csv": (["Heart", "--data", str(tmp / "nope.csv"), "--target", "disease"],
                         f"Error: {tmp / 'nope.csv'}: no such file\n"),
         "unreadable csv": (["Heart", "--data", str(binary), "--target", "y"],
-                           f"Error: {binary}: not a readable CSV file ("),
+                           f"Error: {binary}: not text in any encoding charset-normalizer knows "
+                           "(a binary file?); save it as a CSV file in UTF-8\n"),
         "no such column": (["Heart", "--data", str(heart), "--target", "outcome"],
                            f"Error: {heart}: no column 'outcome' (columns: age, chol, sex, "
                            "disease)\n"),
@@ -73,9 +96,7 @@ def test_bad_input_is_one_line_exit_1_and_creates_nothing(portfolio_root, tmp_pa
     args, message = _bad_inputs(tmp_path)[case]
     before = tree(portfolio_root)
     result = cli(portfolio_root, "new", *args, "--no-input")
-    assert result.exit_code == 1
-    assert result.output.startswith(message)
-    assert result.output.count("\n") == 1
+    assert (result.exit_code, result.output) == (1, message)
     assert tree(portfolio_root) == before
     assert not any((portfolio_root / "portfolio/projects").iterdir())
 

@@ -3,43 +3,45 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import re
 
 import pytest
-from cookiecutter.main import cookiecutter
 
 from site_builder import PROBLEM_TYPES, STEPS
-from site_builder.config import load_project
-from site_builder.scaffold import template_dir
+from site_builder.config import ProjectConfig, load_project
+from site_builder.scaffold import bake, problem_types, template_dir
 
 NOTEBOOKS = {f"notebooks/{s}.ipynb" for s in STEPS} | {"notebooks/models.py"}
 COMMON = {"project.yml", "README.md", ".gitignore"} | NOTEBOOKS
 
 SOURCES = {
-    "tabular-classification": {"data_source": "file", "data_path": "data/raw/heart.csv",
-                               "target": "disease", "dataset": "heart"},
-    "tabular-regression": {"data_source": "file", "data_path": "data/raw/houses.csv",
-                           "target": "price", "dataset": "houses"},
-    "image-classification": {"data_source": "folder", "data_path": "data/raw/shapes",
-                             "dataset": "shapes"},
-    "time-series-forecasting": {"data_source": "file", "data_path": "data/raw/sales.csv",
+    "tabular-classification": {"source": "file", "path": "data/raw/heart.csv",
+                               "target": "disease", "name": "heart"},
+    "tabular-regression": {"source": "file", "path": "data/raw/houses.csv",
+                           "target": "price", "name": "houses"},
+    "image-classification": {"source": "folder", "path": "data/raw/shapes", "name": "shapes",
+                             "image_size": 32},
+    "time-series-forecasting": {"source": "file", "path": "data/raw/sales.csv",
                                 "date_column": "month", "value_column": "sales",
-                                "dataset": "sales"},
+                                "name": "sales"},
 }
 
 
-def bake(tmp_path: Path, problem: str, own: bool) -> Path:
-    context = {"title": f"Test {problem}", "problem_type": problem}
-    if own:
-        context.update(SOURCES[problem])
-    return Path(cookiecutter(str(template_dir()), no_input=True, extra_context=context,
-                             output_dir=str(tmp_path)))
+def config(problem: str, own: bool) -> ProjectConfig:
+    kind = problem_types()[problem]
+    return ProjectConfig(
+        title=f"Test {problem}", slug=f"test-{problem}", summary="Made by a test.",
+        problem_type=problem, model=kind["model"],
+        dataset=SOURCES[problem] if own else {"name": kind["builtin"], "source": "builtin"},
+        metric={"name": kind["metric"], "direction": kind["direction"]}, tags=kind["tags"])
 
 
 @pytest.mark.parametrize("own", [False, True], ids=["builtin", "own-data"])
 @pytest.mark.parametrize("problem", PROBLEM_TYPES)
 def test_bake_makes_exact_files_with_nothing_unrendered(tmp_path, problem, own):
-    project = bake(tmp_path, problem, own)
+    made = config(problem, own)
+    project = bake(made, tmp_path)
+    assert project == tmp_path / f"test-{problem}"
     files = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
     assert files == COMMON
     assert (project / "data").is_dir()
@@ -47,21 +49,29 @@ def test_bake_makes_exact_files_with_nothing_unrendered(tmp_path, problem, own):
         if path.is_file() and path.suffix != ".ipynb":
             text = path.read_text()
             assert "{{" not in text and "{%" not in text, path
-    config = load_project(project)
-    assert config.problem_type == problem
-    assert config.slug == f"test-{problem}"
-    assert config.dataset.source == ("builtin" if not own else SOURCES[problem]["data_source"])
-    types = json.loads((template_dir() / "cookiecutter.json").read_text())["_types"]
-    assert config.metric.name == types[problem]["metric"]
-    if not own:
-        assert config.dataset.name == types[problem]["builtin"]
-    else:
-        assert config.dataset.path == SOURCES[problem]["data_path"]
+    assert load_project(project) == made
+    readme = (project / "README.md").read_text()
+    assert readme.startswith(f"# Test {problem}\n\nMade by a test.\n\nA project of type `{problem}`,")
+    assert f"`portfolio run test-{problem}`" in readme
+
+
+def test_only_values_the_kit_validated_enter_the_template():
+    """Cookiecutter renders each value of its context as Jinja: the template asks for the slug
+    and the problem type alone, and its files use no other answer."""
+    answers = json.loads((template_dir() / "cookiecutter.json").read_text())
+    assert {k for k in answers if not k.startswith("_")} == {"project_slug", "problem_type"}
+    used = set()
+    expression = r"\{[{%][^}]*?cookiecutter\.(\w+)"
+    for path in template_dir().rglob("*"):
+        if path.is_file() and "_notebooks" not in path.parts:
+            used |= set(re.findall(expression, path.read_text()))
+            used |= set(re.findall(expression, str(path.relative_to(template_dir()))))
+    assert used == {"project_slug", "problem_type"}
 
 
 @pytest.mark.parametrize("problem", PROBLEM_TYPES)
 def test_each_notebook_starts_with_a_parameters_cell_and_has_fast_values(tmp_path, problem):
-    project = bake(tmp_path, problem, own=False)
+    project = bake(config(problem, own=False), tmp_path)
     for step in STEPS:
         notebook = json.loads((project / "notebooks" / f"{step}.ipynb").read_text())
         code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
