@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import click
 
@@ -13,17 +12,14 @@ from . import STEPS
 from .config import load_profile, load_project
 from .errors import PortfolioError
 from .layout import Portfolio, Project
-from .site.nbrender import END_MARKER
 
 ALLOWLIST = "portfolio/check-allowlist.txt"
 MB = 1024 * 1024
 FILE_LIMIT, FILE_WARN, SITE_LIMIT = 100 * MB, 50 * MB, 1024 * MB
-_UNSAFE = re.compile(r"<script\b|<iframe\b|\son[a-z]+\s*=|javascript\s*:", re.IGNORECASE)
-_LINK = re.compile(r'(?:href|src)="([^"#?]*)')
 # Detectors with a known shape; the entropy detectors flag ordinary code in every notebook.
 _SKIPPED_PLUGINS = ("HighEntropyString", "IPPublicDetector")
 KINDS = ("secret", "unsafe-html", "broken-link", "size", "smoke-run", "stale", "missing-steps",
-         "project-yml")
+         "project-yml", "unreadable")
 
 
 @dataclass(frozen=True)
@@ -72,11 +68,16 @@ def read_allowlist(root: Path) -> set[str]:
             if line.split("#")[0].strip()}
 
 
-def scan_secrets(path: Path, display: str, allowed: set[str]) -> list[Finding]:
+def unreadable(exc: PortfolioError, why: str) -> Finding:
+    """A file the checks could not read, from the one-line error that names it."""
+    file, _, what = exc.message.partition(": ")
+    return Finding("unreadable", file, None, what, why)
+
+
+def scan_secrets(notebook: dict, display: str, allowed: set[str]) -> list[Finding]:
     from detect_secrets.core.scan import scan_line
     from detect_secrets.settings import transient_settings
 
-    notebook = json.loads(path.read_text(encoding="utf-8"))
     findings = []
     with transient_settings({"plugins_used": _plugins()}):
         for number, text in cell_texts(notebook):
@@ -91,27 +92,12 @@ def scan_secrets(path: Path, display: str, allowed: set[str]) -> list[Finding]:
     return findings
 
 
-def scan_html(path: Path, display: str) -> list[Finding]:
-    notebook = json.loads(path.read_text(encoding="utf-8"))
-    findings = []
-    for number, cell in enumerate(notebook.get("cells", []), start=1):
-        texts = [_text(cell.get("source", ""))] if cell.get("cell_type") == "markdown" else []
-        for output in cell.get("outputs", []):
-            texts += [_text(v) for k, v in output.get("data", {}).items()
-                      if k in ("text/html", "text/markdown", "image/svg+xml")]
-        for text in texts:
-            match = _UNSAFE.search(text)
-            if match:
-                findings.append(Finding(
-                    "unsafe-html", display, number,
-                    f"HTML that would execute ({match.group(0).strip()})",
-                    "the site renders it inert, but the notebook file carries it"))
-                break
-    return findings
-
-
 def check_project(portfolio: Portfolio, project: Project, allowed: set[str]) -> list[Finding]:
-    from .runner import RunOptions, plan_run, read_manifest
+    """A notebook file's HTML outputs are not checked for script: the site never executes a
+    notebook file (its outputs reach pages only through sanitize.clean_html, and `check`
+    audits the pages), and Jupyter does not run the scripts of an untrusted notebook's HTML
+    outputs either. Its secrets are, as a person reading the file would see them."""
+    from .site.nbrender import read_notebook
 
     rel = portfolio.rel
     try:
@@ -123,8 +109,24 @@ def check_project(portfolio: Portfolio, project: Project, allowed: set[str]) -> 
     notebooks = sorted(project.notebooks_dir.glob("*.ipynb")) + sorted(
         (project.export_dir / "notebooks").glob("*.ipynb"))
     for path in notebooks:
-        findings += scan_secrets(path, rel(path), allowed)
-        findings += scan_html(path, rel(path))
+        try:
+            findings += scan_secrets(read_notebook(path, rel(path)), rel(path), allowed)
+        except PortfolioError as exc:
+            findings.append(unreadable(exc, "it cannot be checked, run or published"))
+    try:
+        return findings + check_export(portfolio, project)
+    except PortfolioError as exc:
+        return findings + [unreadable(exc, "the project cannot be checked or built")]
+
+
+def check_export(portfolio: Portfolio, project: Project) -> list[Finding]:
+    """What is wrong with the project's export: missing, partial, a smoke run or stale.
+    Raises the one-line PortfolioError of a record or notebook that cannot be read."""
+    from .runner import RunOptions, plan_run, read_manifest
+    from .site.collect import load_view
+
+    rel = portfolio.rel
+    findings = []
     manifest = read_manifest(project)
     if not manifest:
         return findings + [Finding("missing-steps", rel(project.export_dir), None,
@@ -134,6 +136,7 @@ def check_project(portfolio: Portfolio, project: Project, allowed: set[str]) -> 
         findings.append(Finding("missing-steps", rel(project.export_dir), None,
                                 f"steps missing: {', '.join(missing)}",
                                 "a published project shows all five steps"))
+    load_view(portfolio, project)  # metrics.json read as the build reads it
     smoke = bool(manifest.get("smoke_run"))
     if smoke:
         findings.append(Finding("smoke-run", rel(project.export_dir / "manifest.json"), None,
@@ -147,7 +150,31 @@ def check_project(portfolio: Portfolio, project: Project, allowed: set[str]) -> 
     return findings
 
 
+def broken_links(site: Path, path: Path, found: list) -> list[str]:
+    """The links (href, src) of a page to files of the site that are not there."""
+    broken = []
+    for element in found:
+        for name, value in element.attrs:
+            if name not in ("href", "src"):
+                continue
+            url = urlsplit(value)
+            if url.scheme or url.netloc or not url.path:
+                continue
+            link = unquote(url.path)
+            target = (site / link.lstrip("/")) if link.startswith("/") else (path.parent / link)
+            target = target.resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(url.path)
+    return broken
+
+
 def check_site(portfolio: Portfolio, site: Path) -> tuple[list[Finding], list[str]]:
+    """Sizes, broken links, and anything in a page or SVG file that could run script
+    (site/audit.py: every element and attribute of every HTML and SVG file)."""
+    from .site.audit import audit_elements, audit_svg, elements
+
     findings, warnings = [], []
     rel = portfolio.rel
     total = 0
@@ -161,24 +188,18 @@ def check_site(portfolio: Portfolio, site: Path) -> tuple[list[Finding], list[st
                                     "GitHub Pages refuses files over 100 MB"))
         elif size > FILE_WARN:
             warnings.append(f"{rel(path)}: {size / MB:.0f} MB, GitHub warns about files over 50 MB")
-        if path.suffix != ".html":
+        page = path.relative_to(site).as_posix()
+        if path.suffix == ".svg":
+            problems = audit_svg(path.read_bytes(), page)
+        elif path.suffix == ".html":
+            found = elements(path.read_text(encoding="utf-8", errors="replace"))
+            problems = audit_elements(found, page)
+            findings += [Finding("broken-link", rel(path), None, f"link to {href}",
+                                 "its target is not in the site")
+                         for href in broken_links(site, path, found)]
+        else:
             continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        notebook = re.search(f'<div class="nb">(.*?){re.escape(END_MARKER)}', text, re.S)
-        if notebook and _UNSAFE.search(notebook.group(1)):
-            findings.append(Finding("unsafe-html", rel(path), None,
-                                    "a rendered notebook carries HTML that would execute",
-                                    "notebook output must reach the site inert"))
-        for href in _LINK.findall(text):
-            if not href or re.match(r"^[a-z][a-z0-9+.-]*:", href) or href.startswith("//"):
-                continue
-            target = (site / href.lstrip("/")) if href.startswith("/") else (path.parent / href)
-            target = target.resolve()
-            if target.is_dir():
-                target = target / "index.html"
-            if not target.exists():
-                findings.append(Finding("broken-link", rel(path), None, f"link to {href}",
-                                        "its target is not in the site"))
+        findings += [Finding("unsafe-html", rel(path), None, p.what, p.why) for p in problems]
     if total > SITE_LIMIT:
         findings.append(Finding("size", rel(site), None, f"{total / MB:.0f} MB in all",
                                 "GitHub Pages sites must stay under 1 GB"))

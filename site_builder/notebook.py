@@ -75,9 +75,13 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="scikeras")
     warnings.filterwarnings("ignore", message=".*ConvergenceWarning.*")
     try:
+        import sklearn
         from sklearn.exceptions import ConvergenceWarning
 
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        # An estimator shows as text: its HTML view carries inline script (onclick) that a
+        # published notebook file need not hold, and the site shows as text anyway.
+        sklearn.set_config(display="text")
     except ImportError:  # pragma: no cover - scikit-learn is a dependency
         pass
 

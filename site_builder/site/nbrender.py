@@ -13,8 +13,16 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
+from ..errors import PortfolioError
 from ..export import IMAGE_TYPES
-from .sanitize import AssetSink, clean_html, escape, markdown_to_html, shift_headings
+from .sanitize import (
+    AssetSink,
+    clean_html,
+    clean_svg,
+    escape,
+    markdown_to_html,
+    shift_headings,
+)
 
 if TYPE_CHECKING:
     import nbformat
@@ -61,6 +69,10 @@ def _image(data: str, mime: str, sink: AssetSink, alt: str) -> str:
     raw = _decode(data, mime)
     if raw is None:
         return '<p class="nb-cut">An image output that is not valid base64 is not shown.</p>'
+    if mime == "image/svg+xml":
+        raw = clean_svg(raw)
+        if raw is None:
+            return '<p class="nb-cut">An SVG output that is not a well-formed SVG document is not shown.</p>'
     return f'<img src="{sink(raw, IMAGE_TYPES[mime])}" alt="{escape(alt)}" loading="lazy">'
 
 
@@ -176,21 +188,33 @@ def render_notebook(notebook: dict, sink: AssetSink, title: str,
     return "\n".join(parts)
 
 
-def read_notebook(path) -> dict:
+def read_notebook(path, display: str | None = None) -> dict:
     """A notebook's JSON as plain dicts where it is version 4 (rendering needs neither the
     schema validation of nbformat.reads, its slow part, nor attribute access); an older
-    version is converted by nbformat."""
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
+    version is converted by nbformat. A file that is not a notebook (truncated, not JSON,
+    not UTF-8) is a one-line PortfolioError naming `display` (the path by default)."""
+    shown = display or str(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PortfolioError(f"{shown}: not a valid notebook ({reason})") from None
     try:
         data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and data.get("nbformat") == 4 and isinstance(data.get("cells"), list):
+    except ValueError as exc:
+        raise PortfolioError(f"{shown}: not a valid notebook ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("nbformat"), int):
+        raise PortfolioError(f"{shown}: not a valid notebook (no 'nbformat' version)")
+    if data["nbformat"] == 4 and isinstance(data.get("cells"), list):
         return data
     import nbformat
 
-    return nbformat.reads(text, as_version=4)
+    try:
+        return nbformat.reads(text, as_version=4)
+    except Exception as exc:  # nbformat raises a different error for each way a file is wrong
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PortfolioError(f"{shown}: not a valid notebook ({first})") from None
 
 
 def notebook_json(notebook: nbformat.NotebookNode) -> str:

@@ -5,10 +5,22 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+import yaml
+
 from .. import STEP_TITLES, STEPS
 from ..config import Profile
 from .collect import ProjectView
-from .sanitize import escape, markdown_to_html, shift_headings
+from .sanitize import (
+    escape,
+    fence,
+    inert_in_markdown,
+    link,
+    markdown_to_html,
+    md_text,
+    plain,
+    shift_headings,
+    url_path,
+)
 
 # Cards whose thumbnails load with the page (one row on a wide screen); the rest load lazily.
 EAGER_CARDS = 3
@@ -35,29 +47,26 @@ def fmt(value: float | None, metric: str) -> str:
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def md_text(text: str) -> str:
-    """Plain text made safe inside generated Markdown (no HTML, no link syntax)."""
-    return re.sub(r"([\\`*_{}\[\]<>#|!])", r"\\\1", text)
+def dump_yaml(data) -> str:
+    """YAML written by the YAML library: one line per scalar (MkDocs finds the end of the
+    front matter by a line of its own), characters outside ASCII as they are."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=float("inf"))
 
 
-def front_matter(title: str, description: str, search: bool = True, extra: dict | None = None,
+def front_matter(title: str, description: str, search: bool = True,
                  image: str | None = None, hide: tuple[str, ...] = ()) -> str:
     """YAML front matter; `image` (a path from the site root) is the page's Open Graph image
-    and `hide` lists Material's hidden parts of the page (navigation, toc)."""
-    lines = ["---", f"title: {_yaml_str(title)}", f"description: {_yaml_str(description)}"]
+    and `hide` lists Material's hidden parts of the page (navigation, toc). Material's
+    templates put `title` and `description` into the page unescaped (<title>, <meta>, the
+    header), as HTML: they are written here as escaped text."""
+    meta: dict = {"title": escape(plain(title)), "description": escape(plain(description))}
     if image:
-        lines.append(f"image: {_yaml_str(image)}")
-    for key, value in (extra or {}).items():
-        lines.append(f"{key}: {_yaml_str(value)}")
+        meta["image"] = url_path(image)
     if hide:
-        lines += ["hide:"] + [f"  - {part}" for part in hide]
+        meta["hide"] = list(hide)
     if not search:
-        lines += ["search:", "  exclude: true"]
-    return "\n".join(lines + ["---", ""])
-
-
-def _yaml_str(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+        meta["search"] = {"exclude": True}
+    return f"---\n{dump_yaml(meta)}---\n"
 
 
 def tag_slug(tag: str) -> str:
@@ -75,7 +84,7 @@ def _better(view: ProjectView) -> str | None:
 def headline(view: ProjectView) -> str:
     """'accuracy 0.982 · baseline 0.627 · reference 0.975'."""
     metric = view.config.metric.name
-    parts = [f"**{metric_label(metric)} {fmt(view.primary and view.primary['value'], metric)}**"]
+    parts = [f"**{md_text(metric_label(metric))} {fmt(view.primary and view.primary['value'], metric)}**"]
     if view.baseline and view.baseline["name"] == metric:
         parts.append(f"baseline {fmt(view.baseline['value'], metric)}")
     if view.reference:
@@ -95,18 +104,17 @@ def home_page(profile: Profile, views: list[ProjectView], thumbs: dict[str, str]
                         image=cover_image(views, thumbs), hide=("navigation", "toc"))]
     out.append(f"# {md_text(profile.name)}\n")
     if profile.headline:
-        out.append(f'<p class="pf-headline">{escape(profile.headline)}</p>\n')
+        out.append(f'<p class="pf-headline">{escape(plain(profile.headline))}</p>\n')
     if profile.bio:
         out.append(f"{md_text(profile.bio)}\n")
     if profile.links:
-        out.append(" · ".join(f"[{md_text(link.label)}](<{link.url}>)" for link in profile.links)
-                   + "\n")
+        out.append(" · ".join(link(item.label, item.url) for item in profile.links) + "\n")
     out.append(f"## Projects ({len(views)})\n")
     tags = sorted({t for v in views for t in v.config.tags})
     if tags:
         buttons = "".join(
             f'<button type="button" class="pf-tag" data-tag="{escape(tag_slug(t))}">'
-            f"{escape(t)}</button>" for t in tags)
+            f"{escape(plain(t))}</button>" for t in tags)
         out.append(f'<div class="pf-filter" role="group" aria-label="Filter projects by tag">'
                    f'<button type="button" class="pf-tag pf-tag--on" data-tag="">all</button>'
                    f"{buttons}</div>\n")
@@ -125,7 +133,7 @@ def card(view: ProjectView, thumb: str | None, eager: bool = False) -> str:
     lines = [f'<div class="pf-card" data-tags="{escape(data_tags)}" markdown>', ""]
     if thumb:
         loading = "" if eager else " loading=lazy"
-        lines.append(f"[![{md_text(c.title)}]({thumb}){{ .pf-thumb{loading} }}]"
+        lines.append(f"[![{md_text(c.title)}]({url_path(thumb)}){{ .pf-thumb{loading} }}]"
                      f"(projects/{c.slug}/index.md)\n")
     lines.append(f"### [{md_text(c.title)}](projects/{c.slug}/index.md)\n")
     lines.append(f"{md_text(c.summary)}\n")
@@ -138,7 +146,7 @@ def card(view: ProjectView, thumb: str | None, eager: bool = False) -> str:
     lines.append(f'<span class="pf-meta">{status}</span>\n')
     if c.tags:
         lines.append('<span class="pf-card-tags">' + " ".join(
-            f"`{md_text(t)}`" for t in c.tags) + "</span>\n")
+            f"<code>{md_text(t)}</code>" for t in c.tags) + "</span>\n")
     lines.append("</div>\n")
     return "\n".join(lines)
 
@@ -188,8 +196,8 @@ def metrics_table(records: list[dict]) -> str:
         spread_text = (f"± {fmt(spread['std'], m['name'])} (n = {spread['n']}, "
                        f"{fmt(spread['min'], m['name'])}–{fmt(spread['max'], m['name'])})"
                        if spread else "")
-        rows.append(f"| {md_text(m.get('model', '—'))} | {metric_label(m['name'])} | "
-                    f"{m['split']} | {fmt(m['value'], m['name'])} | {spread_text} |")
+        rows.append(f"| {md_text(m.get('model', '—'))} | {md_text(metric_label(m['name']))} | "
+                    f"{md_text(m['split'])} | {fmt(m['value'], m['name'])} | {md_text(spread_text)} |")
     # Cells kept on one line (portfolio.css): on a phone the table scrolls sideways as a whole.
     return '<div class="pf-metrics" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
 
@@ -231,20 +239,21 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
                    "(few epochs, few folds): they check that the project runs, not how well.\n")
     out.append(f"{md_text(c.summary)}\n")
     if c.tags:
-        out.append(" ".join(f"[`{md_text(t)}`](../../tags/{tag_slug(t)}.md)" for t in c.tags)
+        out.append(" ".join(f"[<code>{md_text(t)}</code>](../../tags/{tag_slug(t)}.md)"
+                            for t in c.tags)
                    + "\n")
     out.append("## Overview\n")
     data = view.dataset["title"] if view.dataset else f"own data ({c.dataset.name})"
     out.append(f"| | |\n|---|---|\n| Problem | {SKILLS[c.problem_type]} |\n"
                f"| Data | {md_text(data)} |\n| Model | {md_text(c.model)} |\n"
-               f"| Metric | {metric_label(metric)} on the held-out test set, "
+               f"| Metric | {md_text(metric_label(metric))} on the held-out test set, "
                f"{'higher' if c.metric.direction == 'maximize' else 'lower'} is better |\n")
     out.append("### Result against the benchmark\n")
-    rows = ["| | " + metric_label(metric) + " | how |", "|---|---|---|"]
+    rows = ["| | " + md_text(metric_label(metric)) + " | how |", "|---|---|---|"]
     if view.baseline:
         b = view.baseline
         rows.append(f"| Naive baseline | {fmt(b['value'], b['name'])}"
-                    f"{'' if b['name'] == metric else ' (' + metric_label(b['name']) + ')'} | "
+                    f"{'' if b['name'] == metric else ' (' + md_text(metric_label(b['name'])) + ')'} | "
                     f"{md_text(b.get('strategy', ''))} |")
     if view.primary:
         rows.append(f"| **This project** | **{fmt(view.primary['value'], metric)}** | "
@@ -265,7 +274,7 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
             out.append("Not done yet.\n")
             continue
         if narratives.get(step):
-            out.append(f'<div class="pf-narrative">\n{narratives[step]}\n</div>\n')
+            out.append(f'<div class="pf-narrative">\n{inert_in_markdown(narratives[step])}\n</div>\n')
         table = metrics_table(_step_metrics(view, step))
         if table:
             out.append(table)
@@ -273,7 +282,7 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
             settings = ", ".join(f"{k} = {v}" for k, v in param["params"].items())
             out.append(f"**{md_text(param['name'])}**: {md_text(settings)}\n")
         for i, url in enumerate(figure_urls.get(step, []), start=1):
-            out.append(f"![{STEP_TITLES[step]}, figure {i}]({url}){{ loading=lazy }}\n")
+            out.append(f"![{STEP_TITLES[step]}, figure {i}]({url_path(url)}){{ loading=lazy }}\n")
         out.append(notebook_links(view, step, repository))
 
     # Tables of numbers and run metadata stay out of the search index (it loads with every page).
@@ -294,33 +303,35 @@ def model_card(view: ProjectView) -> str:
              f"- **Data**: {md_text(dataset)}; 80 % for training and model selection, 20 % "
              "held out for the test scores below",
              "- **Test metrics**: " + (", ".join(
-                 f"{metric_label(m['name'])} {fmt(m['value'], m['name'])}" for m in test) or "—"),
+                 f"{md_text(metric_label(m['name']))} {fmt(m['value'], m['name'])}"
+                 for m in test) or "—"),
              f"- **Limitations**: {md_text(c.model_card.limitations)}", ""]
-    yaml_lines = ["model-index:", f"- name: {c.slug}", "  results:", "  - task:",
-                  f"      type: {c.problem_type}", "    dataset:",
-                  f"      name: {_yaml_str(dataset)}", f"      type: {c.dataset.name}",
-                  "    metrics:"]
-    for m in test:
-        yaml_lines += [f"    - type: {m['name']}", f"      value: {m['value']:.6g}",
-                       f"      name: {_yaml_str(metric_label(m['name']) + ' (test)')}"]
+    metrics = [{"type": m["name"], "value": float(f"{m['value']:.6g}"),
+                "name": f"{metric_label(m['name'])} (test)"} for m in test]
+    index = {"model-index": [{"name": c.slug, "results": [{
+        "task": {"type": c.problem_type},
+        "dataset": {"name": dataset, "type": c.dataset.name},
+        "metrics": metrics}]}]}
     lines.append("Hugging Face `model-index` metadata:\n")
-    lines.append("```yaml\n" + "\n".join(yaml_lines) + "\n```\n")
+    lines.append(fence(dump_yaml(index), "yaml"))
     return "\n".join(lines)
 
 
 def run_record(view: ProjectView) -> str:
     m = view.manifest
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
+    digest = str(m.get("inputs", {}).get("project.yml") or "—")[:16]
     rows = ["## Record of the run { data-search-exclude }\n", "| | |", "|---|---|",
             f"| Run | {'smoke run (--fast)' if m.get('smoke_run') else 'full run'}, finished "
-            f"{m.get('finished', '—')} |",
-            f"| Seed | {m.get('seed', '—')} |",
-            f"| Backend and device | {m.get('backend', '—')} on {md_text(str(m.get('device', '—')))} |",
+            f"{md_text(m.get('finished', '—'))} |",
+            f"| Seed | {md_text(m.get('seed', '—'))} |",
+            f"| Backend and device | {md_text(m.get('backend', '—'))} on "
+            f"{md_text(m.get('device', '—'))} |",
             f"| Versions | {md_text(versions)} |",
             f"| Data | {_data_source(view)} |",
-            f"| project.yml hash | `{(m.get('inputs', {}).get('project.yml') or '—')[:16]}` |"]
+            f"| project.yml hash | <code>{md_text(digest)}</code> |"]
     for record in m.get("notebooks", []):
-        rows.append(f"| {STEP_TITLES.get(record['step'], record['step'])} | "
+        rows.append(f"| {md_text(STEP_TITLES.get(record['step'], record['step']))} | "
                     f"{record.get('seconds', 0):.1f} s |")
     rows.append(f"| Total | {m.get('seconds', 0):.1f} s |")
     return "\n".join(rows) + "\n"
@@ -329,8 +340,9 @@ def run_record(view: ProjectView) -> str:
 def _data_source(view: ProjectView) -> str:
     """Where the data came from: a built-in dataset's loader, or the hash of data/."""
     if view.dataset:  # the registry's entry, for built-in datasets only
-        return f"built in: `{view.dataset['loader']}`"
-    return f"`{(view.manifest.get('inputs', {}).get('data') or '—')[:16]}` (hash of data/)"
+        return f"built in: <code>{md_text(view.dataset['loader'])}</code>"
+    digest = str(view.manifest.get("inputs", {}).get("data") or "—")[:16]
+    return f"<code>{md_text(digest)}</code> (hash of data/)"
 
 
 def heading_shift(text: str, top: int) -> int:
@@ -370,7 +382,7 @@ def notebook_page(view: ProjectView, step: str, body: str, image: str | None = N
               f"{view.slug}/export/notebooks/{step}.ipynb>)" if github
               else f"[Download {step}.ipynb](../files/{step}.ipynb)")
     links = f"[← {md_text(c.title)}](../index.md) · {source}\n"
-    return f"{head}\n# {md_text(title)}\n\n{links}\n{body}\n"
+    return f"{head}\n# {md_text(title)}\n\n{links}\n{inert_in_markdown(body)}\n"
 
 
 # --- portfolio pages ---------------------------------------------------------------------
@@ -390,7 +402,7 @@ def leaderboard_page(views: list[ProjectView], image: str | None = None) -> str:
             v.baseline["name"] == metric else "—"
         ref = fmt(v.reference["value"], metric) if v.reference else "—"
         rows.append(f"| [{md_text(v.config.title)}](projects/{v.slug}/index.md) | {md_text(data)} "
-                    f"| {md_text(v.config.model)} | {metric_label(metric)} | {base} | "
+                    f"| {md_text(v.config.model)} | {md_text(metric_label(metric))} | {base} | "
                     f"{fmt(v.primary and v.primary['value'], metric)} | {ref} | "
                     f"{'smoke' if v.smoke else 'full'} |")
     out.append('<div class="pf-sortable" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n")
@@ -444,14 +456,14 @@ def about_page(profile: Profile, views: list[ProjectView], image: str | None = N
                         image=profile.photo or image)]
     out.append(f"# About {md_text(profile.name)}\n")
     if profile.photo:
-        out.append(f"![{md_text(profile.name)}]({profile.photo}){{ .pf-photo width=160 }}\n")
+        out.append(f"![{md_text(profile.name)}]({url_path(profile.photo)}){{ .pf-photo width=160 }}\n")
     if profile.headline:
         out.append(f"**{md_text(profile.headline)}**\n")
     if profile.bio:
         out.append(f"{md_text(profile.bio)}\n")
     if profile.links:
         out.append("## Contact\n")
-        out.extend(f"- [{md_text(link.label)}](<{link.url}>)" for link in profile.links)
+        out.extend(f"- {link(item.label, item.url)}" for item in profile.links)
         out.append("")
     out.append("## Projects\n")
     out.append(_project_list(views, ""))

@@ -13,6 +13,7 @@ import hashlib
 import html
 import re
 from collections.abc import Callable
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 import markdown as md
@@ -47,10 +48,13 @@ def extract_data_uris(text: str, sink: AssetSink) -> str:
 
     def replace(match: re.Match) -> str:
         try:
-            data = base64.b64decode(re.sub(r"\s+", "", match.group(4)), validate=True)
+            data: bytes | None = base64.b64decode(re.sub(r"\s+", "", match.group(4)), validate=True)
         except ValueError:
             return f'{match.group(1)}=""'
-        return f'{match.group(1)}="{sink(data, EXTENSIONS[match.group(3).lower()])}"'
+        ext = EXTENSIONS[match.group(3).lower()]
+        if ext == "svg":
+            data = clean_svg(data)
+        return f'{match.group(1)}="{sink(data, ext) if data is not None else ""}"'
 
     return _DATA_URI.sub(replace, text)
 
@@ -91,8 +95,81 @@ def shift_headings(html_text: str, shift: int) -> str:
     return _HEADING.sub(lambda m: f"<{m.group(1)}h{min(6, int(m.group(2)) + shift)}", html_text)
 
 
+# Characters no page should carry: C0/C1 controls (NUL among them: HTML turns it into U+FFFD,
+# YAML cannot hold it raw) and lone surrogates (not encodable as UTF-8). Tab, newline and
+# carriage return stay.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Python-Markdown looks for fenced code blocks (``` or ~~~ at the start of a line) before it
+# sets HTML blocks aside, so HTML placed in a page carries these two as character references.
+_FENCE_CHARS = str.maketrans({"`": "&#96;", "~": "&#126;"})
+# Markdown syntax characters, and '&' (so that text such as '&lt;' reads as typed).
+_MARKDOWN_CHARS = {c: f"&#{ord(c)};" for c in "\\`*_{}[]<>#|!~"} | {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MARKDOWN_TABLE = str.maketrans(_MARKDOWN_CHARS)
+_BLOCK_START = re.compile(r"[-+=]|\d+\.(?:\s|$)")
+_URL_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+def plain(text: str) -> str:
+    """Untrusted text without control characters, its lines and runs of spaces made one."""
+    return " ".join(_CONTROL.sub("", str(text)).split())
+
+
 def escape(text: str) -> str:
-    return html.escape(text, quote=True)
+    """Untrusted text as HTML text or as a quoted attribute's value, in a page that passes
+    through Markdown."""
+    return inert_in_markdown(html.escape(_CONTROL.sub("", str(text)), quote=True))
+
+
+def inert_in_markdown(html_text: str) -> str:
+    """HTML made safe to place in a Markdown page: no line of it opens a fenced code block."""
+    return html_text.translate(_FENCE_CHARS)
+
+
+def md_text(text: str) -> str:
+    """Untrusted text as Markdown inline text, also in a table cell: on one line, every
+    syntax character a character reference (no HTML, link, emphasis, code span, attribute
+    list or cell border can come of it), and a first character that would start a list or
+    a rule (`- `, `+ `, `1. `, `---`, `===`) one too."""
+    text = plain(text).translate(_MARKDOWN_TABLE)
+    if _BLOCK_START.match(text):
+        text = f"&#{ord(text[0])};{text[1:]}"
+    return text
+
+
+def safe_url(url: str) -> str | None:
+    """A link from a user's file, or None where a browser would not just navigate to it: only
+    http, https, mailto and relative URLs pass. Browsers drop tabs and newlines anywhere in
+    a URL and controls and spaces around it, so the scheme is read as they read it."""
+    url = re.sub("[\t\n\r]", "", str(url)).strip("".join(map(chr, range(0x21))))
+    scheme = _URL_SCHEME.match(url)
+    if scheme and scheme.group(1).lower() not in URL_SCHEMES:
+        return None
+    return _CONTROL.sub("", url)
+
+
+def link(label: str, url: str) -> str:
+    """A link from a user's file as inline HTML in Markdown; an unsafe URL leaves the label
+    as text."""
+    target = safe_url(url)
+    if target is None:
+        return md_text(label)
+    return f'<a href="{escape(target)}">{md_text(label)}</a>'
+
+
+def url_path(path: str) -> str:
+    """A file path (from a file name or a user's field) as a relative URL in Markdown: every
+    character that is not a plain path character percent-encoded, so no scheme, query or
+    Markdown syntax can come of it."""
+    return quote(_CONTROL.sub("", str(path)), safe="/")
+
+
+def fence(text: str, language: str = "") -> str:
+    """Untrusted text as a fenced code block: the fence is longer than any run of backticks
+    in the text, so no line of it can close the block."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{language}\n{_CONTROL.sub('', text).rstrip(chr(10))}\n{ticks}\n"
 
 
 SVG_NS = "http://www.w3.org/2000/svg"
