@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import STEPS
+from .errors import PortfolioError, os_error_line
 from .layout import Project
 
 # After the Keras backend's own library (tensorflow, jax or torch).
@@ -59,9 +60,20 @@ def hash_tree(root: Path, skip: tuple[str, ...] = ()) -> str:
     return digest.hexdigest()
 
 
-def read_notebook_json(path: Path) -> dict:
-    """The notebook as plain JSON: hashing needs no schema validation (nbformat.read is slow)."""
-    return json.loads(path.read_text(encoding="utf-8"))
+def read_notebook_json(path: Path, display: str) -> dict:
+    """The notebook as plain JSON: hashing needs no schema validation (nbformat.read is slow).
+    A missing or unreadable notebook is a one-line PortfolioError naming display."""
+    try:
+        notebook = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise PortfolioError(f"{display}: missing") from None
+    except OSError as exc:
+        raise PortfolioError(os_error_line(exc, display)) from None
+    except ValueError as exc:  # JSON and UTF-8 errors
+        raise PortfolioError(f"{display}: not a valid notebook ({exc})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise PortfolioError(f"{display}: not a valid notebook (no list of cells)")
+    return notebook
 
 
 def _source(cell: dict) -> str:
@@ -113,7 +125,8 @@ def step_inputs(project: Project, fast: bool, backend: str = "tensorflow") -> li
     previous = ""
     result = []
     for index, step in enumerate(STEPS):
-        notebook = read_notebook_json(project.notebook(step))
+        notebook = read_notebook_json(project.notebook(step),
+                                      f"{project.slug}: notebooks/{step}.ipynb")
         parts = {
             **shared,
             "code": code_hash(notebook),

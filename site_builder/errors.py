@@ -11,3 +11,9 @@ class PortfolioError(click.ClickException):
 
 class ProjectError(PortfolioError):
     """An invalid project (project.yml, data or notebooks)."""
+
+
+def os_error_line(exc: OSError, where: str) -> str:
+    """What an OSError says (a full disk, a read-only folder) after the place it happened."""
+    what = exc.strerror or str(exc)
+    return f"{where}: {what[:1].lower()}{what[1:]}"

@@ -86,6 +86,10 @@ class Project:
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
 
+    def rel(self, path: Path) -> str:
+        """path as every command names it: from the root of the project's portfolio."""
+        return Portfolio(self.dir.parents[2]).rel(path)
+
     def notebook(self, step: str) -> Path:
         return self.notebooks_dir / f"{step}.ipynb"
 

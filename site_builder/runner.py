@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -11,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from . import STEPS
 from .cache import (
@@ -22,10 +23,20 @@ from .cache import (
     step_inputs,
 )
 from .config import load_project
-from .errors import PortfolioError, ProjectError
+from .errors import PortfolioError, ProjectError, os_error_line
 from .export import swap_in, write_json
 from .kernels import StartedKernel, imported_modules, register_engine
 from .layout import Portfolio, Project
+from .records import (
+    Failure,
+    Manifest,
+    Metrics,
+    RunState,
+    as_json,
+    problem,
+    read_record,
+    write_record,
+)
 
 BACKENDS = ("tensorflow", "jax", "torch")
 # A loaded machine can take over a minute to start a kernel and import its libraries.
@@ -53,33 +64,54 @@ class ProjectResult:
     message: str = ""
     executed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    failure: Failure | None = None
+
+
+def _failed(slug: str, failure: Failure, executed: list[str] | None = None,
+            seconds: float = 0.0) -> ProjectResult:
+    return ProjectResult(slug, "failed", failure.message, executed or [], seconds, failure)
 
 
 class StepFailed(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, failure: Failure):
+        super().__init__(failure.message)
+        self.failure = failure
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+def exported_manifest(project: Project) -> Manifest | None:
+    """The export's record of its run; None where the project has none yet."""
+    path = project.export_dir / "manifest.json"
+    if not path.exists():
+        return None
+    return read_record(Manifest, path, project.rel(path))
 
 
 def read_manifest(project: Project) -> dict:
-    return _read_json(project.export_dir / "manifest.json")
+    """export/manifest.json as plain JSON values, empty where there is none; a corrupt one is
+    a one-line PortfolioError."""
+    manifest = exported_manifest(project)
+    return as_json(manifest) if manifest else {}
 
 
 def _state_file(project: Project) -> Path:
     return project.state_dir / "state.json"
 
 
-def _write_state(project: Project, steps: dict[str, str]) -> None:
+def read_run_state(project: Project) -> tuple[RunState, str | None]:
+    """The project's working state, and what was wrong with it: a corrupt state is working
+    state lost, so every step runs again."""
+    path = _state_file(project)
+    if not path.exists():
+        return RunState(), None
+    try:
+        return read_record(RunState, path, project.rel(path)), None
+    except PortfolioError as exc:
+        return RunState(), exc.message
+
+
+def _write_state(project: Project, state: RunState) -> None:
     project.state_dir.mkdir(parents=True, exist_ok=True)
-    write_json(_state_file(project), {"steps": steps})
+    write_record(_state_file(project), state)
 
 
 @dataclass(frozen=True)
@@ -93,27 +125,30 @@ def plan_run(project: Project, options: RunOptions, working_files: bool = True) 
     """Which steps must run: from the first whose inputs changed since the export, or
     (with `working_files`) earlier where the files an earlier step writes are not current."""
     inputs = step_inputs(project, options.fast, options.backend)
-    exported = {n.get("step"): n for n in read_manifest(project).get("notebooks", [])}
+    manifest = exported_manifest(project)
+    exported = {n.step: n for n in manifest.notebooks} if manifest else {}
     if options.force:
         start, reason = 0, "forced"
     else:
         start, reason = len(STEPS), "nothing changed"
         for index, step in enumerate(inputs):
             old = exported.get(step.step)
-            if old is None or old.get("key") != step.key:
+            if old is None or old.key != step.key:
                 start = index
                 if old is None:
                     reason = "never run" if not exported else f"{step.step}: no export"
                 else:
-                    what = changed_input(old.get("inputs", {}), step.parts) or "inputs"
+                    what = changed_input(old.inputs, step.parts) or "inputs"
                     reason = f"{step.step}: {what} changed"
                 break
     if working_files and start < len(STEPS):
-        state = _read_json(_state_file(project)).get("steps", {})
+        state, problem = read_run_state(project)
         for index in range(start):
-            if state.get(inputs[index].step) != inputs[index].key:
+            if state.steps.get(inputs[index].step) != inputs[index].key:
                 start = index
                 reason += f"; {inputs[index].step}: working files not current"
+                if problem:
+                    reason += f" ({problem})"
                 break
     return Plan(inputs, start, reason)
 
@@ -125,16 +160,23 @@ def _log_traceback(project: Project, step: str, text: str) -> Path:
     return log
 
 
-def _source_cell_number(executed: Path, cell_index: int) -> int:
-    """1-based number of the failing cell in the user's notebook (without injected cells)."""
+def _source_cell_number(executed: Path, cell_index: int | None = None) -> int | None:
+    """1-based number, in the user's notebook (without injected cells), of the cell at
+    cell_index of the executed notebook, or (None) of the last cell that started running."""
     import nbformat
 
     try:
         cells = nbformat.read(executed, as_version=4).cells
     except (OSError, ValueError):
-        return cell_index + 1
+        return None if cell_index is None else cell_index + 1
     # papermill puts an error-marker cell first after a failure; cell_index predates it.
     cells = [c for c in cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    if cell_index is None:
+        # papermill saves the notebook as each cell starts and ends, with its start time.
+        started = [i for i, c in enumerate(cells) if c.metadata.get("papermill", {}).get("start_time")]
+        if not started:
+            return None
+        cell_index = started[-1]
     injected = sum(
         1 for cell in cells[:cell_index] if "injected-parameters" in cell.metadata.get("tags", [])
     )
@@ -144,8 +186,13 @@ def _source_cell_number(executed: Path, cell_index: int) -> int:
 def start_kernel(project: Project, step: str, after: StartedKernel | None = None) -> StartedKernel:
     """A kernel for one of the project's notebooks, importing what that notebook imports
     (once the kernel `after` has imported its own)."""
-    modules = imported_modules(read_notebook_json(project.notebook(step)), project.dir)
+    modules = imported_modules(read_notebook_json(project.notebook(step), _shown(project, step)),
+                               project.dir)
     return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log", modules, after)
+
+
+def _shown(project: Project, step: str) -> str:
+    return f"{project.slug}: notebooks/{step}.ipynb"
 
 
 def execute_step(project: Project, step: str, output: Path, options: RunOptions,
@@ -159,9 +206,16 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
     from papermill.exceptions import PapermillExecutionError
 
     source = project.notebook(step)
-    where = f"{project.slug}: notebooks/{step}.ipynb"
+    where = _shown(project, step)
+
+    def failed(what: str, cell: int | None = None, log: Path | None = None) -> StepFailed:
+        cell = _source_cell_number(output) if cell is None else cell
+        at = f"cell {cell}: " if cell is not None else ""
+        return StepFailed(Failure(message=f"{where}: {at}{what}", step=step, cell=cell,
+                                  log=str(log) if log else None))
+
     try:
-        parameters = run_parameters(read_notebook_json(source), options.fast)
+        parameters = run_parameters(read_notebook_json(source, where), options.fast)
         pm.execute_notebook(
             str(source),
             str(output),
@@ -176,20 +230,18 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
             start_timeout=START_TIMEOUT,
         )
     except PapermillExecutionError as exc:
-        cell = _source_cell_number(output, exc.cell_index)
         log = _log_traceback(project, step, "\n".join(exc.traceback))
         evalue = (exc.evalue or "").strip().splitlines()
         detail = f"{exc.ename}: {evalue[0]}" if evalue else exc.ename
-        raise StepFailed(f"{where}: cell {cell}: {detail} (traceback in {log})") from None
+        raise failed(f"{detail} (traceback in {log})", _source_cell_number(output, exc.cell_index),
+                     log) from None
     except CellTimeoutError:
-        raise StepFailed(
-            f"{where}: a cell ran longer than the {options.timeout} s timeout; stopped"
-        ) from None
+        raise failed(f"ran longer than the {options.timeout} s timeout; stopped") from None
     except DeadKernelError:
-        raise StepFailed(f"{where}: the kernel died (it crashed or ran out of memory)") from None
+        raise failed("the kernel died (it crashed or ran out of memory)") from None
     except RuntimeError as exc:
         if "Kernel died" in str(exc) or "kernel" in str(exc).lower():
-            raise StepFailed(f"{where}: the kernel died ({str(exc).splitlines()[0]})") from None
+            raise failed(f"the kernel died ({str(exc).splitlines()[0]})") from None
         raise
     finally:
         kernel.stop()
@@ -231,18 +283,16 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
         plan = plan_run(project, options)
     except PortfolioError as exc:
         report({"event": "failed", "project": project.slug, "message": exc.message})
-        return ProjectResult(project.slug, "failed", exc.message)
+        return _failed(project.slug, Failure(message=exc.message))
     if plan.start == len(STEPS):
         report({"event": "cached", "project": project.slug})
         return ProjectResult(project.slug, "cached", plan.reason)
 
     _kernel_environment(options)
     staging = project.state_dir / "staging"
-    if staging.exists():
-        shutil.rmtree(staging)
-    (staging / "notebooks").mkdir(parents=True)
-    old_manifest = {n["step"]: n for n in read_manifest(project).get("notebooks", [])}
-    state = _read_json(_state_file(project)).get("steps", {})
+    manifest = exported_manifest(project)
+    old_manifest = {n.step: n for n in manifest.notebooks} if manifest else {}
+    steps = dict(read_run_state(project)[0].steps)
     report({"event": "start", "project": project.slug, "from": STEPS[plan.start],
             "reason": plan.reason})
     records, executed = [], []
@@ -250,48 +300,66 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
     kernels: dict[int, StartedKernel] = {}
     ahead = kernels_ahead()
     try:
+        if staging.exists():
+            shutil.rmtree(staging)
+        (staging / "notebooks").mkdir(parents=True)
         for index, step in enumerate(plan.inputs):
             target = staging / "notebooks" / f"{step.step}.ipynb"
             if index < plan.start:
                 shutil.copy2(project.export_dir / "notebooks" / f"{step.step}.ipynb", target)
-                records.append({**old_manifest[step.step], "executed": False})
+                records.append({**as_json(old_manifest[step.step]), "executed": False})
                 continue
             for later in range(index, min(index + 1 + ahead, len(STEPS))):
                 if later not in kernels:
                     kernels[later] = start_kernel(project, STEPS[later], kernels.get(later - 1))
             report({"event": "step", "project": project.slug, "step": step.step})
-            state.pop(step.step, None)
-            _write_state(project, {k: v for k, v in state.items() if STEPS.index(k) < index})
+            steps = {k: v for k, v in steps.items() if STEPS.index(k) < index}
+            _write_state(project, RunState(steps=steps))
             t0 = time.monotonic()
             execute_step(project, step.step, target, options, kernels.pop(index))
             seconds = round(time.monotonic() - t0, 2)
-            state[step.step] = step.key
-            _write_state(project, state)
+            steps[step.step] = step.key
+            _write_state(project, RunState(steps=steps))
             executed.append(step.step)
             records.append({"step": step.step, "key": step.key, "inputs": step.parts,
                             "seconds": seconds, "executed": True})
             report({"event": "step-done", "project": project.slug, "step": step.step,
                     "seconds": seconds})
         _write_export(project, config, staging, records, options)
-    except StepFailed as exc:
+        swap_in(staging, project.export_dir)
+        _write_state(project, RunState(steps=steps))
+    except (StepFailed, OSError, PortfolioError) as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        report({"event": "failed", "project": project.slug, "message": exc.message,
-                "step": exc.message.split(": ")[1] if ": " in exc.message else ""})
-        return ProjectResult(project.slug, "failed", exc.message, executed,
-                             time.monotonic() - started)
+        if isinstance(exc, StepFailed):
+            failure = exc.failure
+        elif isinstance(exc, PortfolioError):
+            failure = Failure(message=exc.message)
+        else:
+            failure = Failure(message=os_error_line(exc, _where(project, staging, exc.filename)))
+        report({"event": "failed", "project": project.slug, "message": failure.message,
+                "step": failure.step or ""})
+        return _failed(project.slug, failure, executed, time.monotonic() - started)
     except KeyboardInterrupt:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         for kernel in kernels.values():
             kernel.stop()
-    swap_in(staging, project.export_dir)
-    state = _read_json(_state_file(project))
-    state.pop("failed", None)
-    _write_state(project, state.get("steps", {}))
     seconds = time.monotonic() - started
     report({"event": "done", "project": project.slug, "seconds": seconds})
     return ProjectResult(project.slug, "ran", plan.reason, executed, seconds)
+
+
+def _where(project: Project, staging: Path, filename: str | None) -> str:
+    """Where an OSError of a run happened: the file it names, or the staging folder (a write
+    to an open file names none)."""
+    path = Path(filename) if filename else staging
+    if path.is_relative_to(staging):
+        path = staging
+    try:
+        return f"{project.slug}: {path.relative_to(project.dir)}"
+    except ValueError:
+        return str(path)
 
 
 def _write_export(project: Project, config, staging: Path, records: list[dict],
@@ -306,10 +374,10 @@ def _write_export(project: Project, config, staging: Path, records: list[dict],
 
     metrics = collect_metrics(notebooks, config, options.fast)
     if metrics["primary"] is None:
-        raise StepFailed(
-            f"{project.slug}: notebooks/05_present_results.ipynb: recorded no test score for "
-            f"the primary metric '{config.metric.name}' (pf.record(..., split='test'))"
-        )
+        raise StepFailed(Failure(
+            message=f"{project.slug}: notebooks/05_present_results.ipynb: recorded no test score "
+                    f"for the primary metric '{config.metric.name}' (pf.record(..., split='test'))",
+            step=STEPS[-1]))
     figures = staging / "figures"
     figures.mkdir()
     for name, data in extract_figures(notebooks).items():
@@ -318,33 +386,40 @@ def _write_export(project: Project, config, staging: Path, records: list[dict],
     if model.is_dir():
         shutil.copytree(model, staging / "model")
     env = environment(notebooks)
-    write_json(staging / "metrics.json", metrics)
-    write_json(
-        staging / "manifest.json",
-        {
-            "schema_version": 1,
-            "project": project.slug,
-            "smoke_run": options.fast,
-            "seed": config.seed,
-            "backend": env.get("backend", options.backend),
-            "device": env.get("device", "CPU"),
-            "versions": library_versions(options.backend),
-            "inputs": {
-                "project.yml": records[0]["inputs"]["project.yml"],
-                "data": records[0]["inputs"]["data"],
-            },
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(sum(r["seconds"] for r in records), 2),
-            "notebooks": records,
+    manifest = {
+        "schema_version": 1,
+        "project": project.slug,
+        "smoke_run": options.fast,
+        "seed": config.seed,
+        "backend": env.get("backend", options.backend),
+        "device": env.get("device", "CPU"),
+        "versions": library_versions(options.backend),
+        "inputs": {
+            "project.yml": records[0]["inputs"]["project.yml"],
+            "data": records[0]["inputs"]["data"],
         },
-    )
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(sum(r["seconds"] for r in records), 2),
+        "notebooks": records,
+    }
+    # What the notebooks recorded is checked here, where a bad record can be named, and not
+    # first by the build.
+    for name, kind, value in (("metrics.json", Metrics, metrics),
+                              ("manifest.json", Manifest, manifest)):
+        try:
+            kind.model_validate(value)
+        except ValidationError as exc:
+            raise StepFailed(Failure(message=f"{project.slug}: the run's {name}: {problem(exc)}")) \
+                from None
+        write_json(staging / name, value)
 
 
-def _record_failure(project: Project, message: str) -> None:
-    state = _read_json(_state_file(project))
-    state["failed"] = message
-    project.state_dir.mkdir(parents=True, exist_ok=True)
-    write_json(_state_file(project), state)
+def _record_failure(project: Project, failure: Failure) -> None:
+    state, _ = read_run_state(project)
+    try:
+        _write_state(project, RunState(steps=state.steps, failed=failure))
+    except OSError:
+        pass  # a portfolio that cannot be written to: the failure was reported, not recorded
 
 
 def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[ProjectResult]:
@@ -377,23 +452,21 @@ def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[Projec
                 break
         return results
     import multiprocessing
-    import queue
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    context = multiprocessing.get_context("forkserver")
-    with context.Manager() as manager, ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)), mp_context=context
-    ) as pool:
-        events = manager.Queue()
-        pending = {pool.submit(run_project, p.dir, options, events.put) for p in todo}
+    # Spawned, not forked from a forkserver: each worker is a child of this process, and is
+    # killed with it (its kernels follow it, ipykernel watches its parent).
+    context = multiprocessing.get_context("spawn")
+    # A put into a SimpleQueue is written before the task's result: no event comes late.
+    events = context.SimpleQueue()
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context,
+                             initializer=_worker_start, initargs=(os.getpid(), events)) as pool:
+        pending = {pool.submit(_run_in_worker, p.dir, options) for p in todo}
         results = []
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    progress(events.get_nowait())
-                except queue.Empty:
-                    break
+            while not events.empty():
+                progress(events.get())
             for future in done:
                 result = future.result()
                 results.append(result)
@@ -401,6 +474,21 @@ def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[Projec
                     for other in pending:
                         other.cancel()
         return results
+
+
+_EVENTS = None
+
+
+def _worker_start(parent: int, events) -> None:
+    from .site.workers import die_with_parent
+
+    global _EVENTS
+    die_with_parent(parent)
+    _EVENTS = events
+
+
+def _run_in_worker(project_dir: Path, options: RunOptions) -> ProjectResult:
+    return run_project(project_dir, options, _EVENTS.put)
 
 
 def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) -> list[ProjectResult]:
@@ -429,7 +517,7 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
                 load_project(project.dir, portfolio.rel(project.config_file))
                 plan = plan_run(project, options)
             except PortfolioError as exc:
-                results.append(ProjectResult(project.slug, "failed", exc.message))
+                results.append(_failed(project.slug, Failure(message=exc.message)))
                 progress({"event": "failed", "project": project.slug, "message": exc.message})
                 continue
             if plan.start == len(STEPS):
@@ -447,8 +535,8 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
                     "are kept"
                 ) from None
     for result in results:
-        if result.status == "failed":
-            _record_failure(portfolio.project(result.slug), result.message)
+        if result.failure:
+            _record_failure(portfolio.project(result.slug), result.failure)
     failed = [r for r in results if r.status == "failed"]
     if failed:
         raise PortfolioError(f"{len(failed)} of {len(chosen)} project(s) failed")

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from site_builder import cache, runner
+from site_builder.errors import PortfolioError
 from site_builder.layout import Project
+from site_builder.records import RunState
 from site_builder.runner import RunOptions, plan_run
 
 from .conftest import make_portfolio
@@ -100,10 +102,47 @@ def test_missing_working_files_rerun_from_the_step_that_writes_them(project):
                       "files not current")
 
 
+@pytest.mark.parametrize(("content", "problem"), [
+    ("{", "not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 "
+          "(char 1))"),
+    ('{"steps": {"01_define_problem": 1}}', "field 'steps.01_define_problem': Input should be "
+                                            "a valid string"),
+    ('{"steps": {}, "failed": "an old message"}', "field 'failed': Input should be a valid "
+                                                  "dictionary or instance of Failure"),
+])
+def test_a_corrupt_run_state_reruns_every_step_and_says_why(project, content, problem):
+    notebook = project.dir / "notebooks/04_improve_results.ipynb"
+    notebook.write_text(notebook.read_text().replace("depth = 3", "depth = 4"))
+    (project.dir / ".portfolio/state.json").write_text(content)
+    assert plan(project) == (0, "04_improve_results: notebook code changed; 01_define_problem: "
+                                "working files not current (portfolio/projects/alpha/.portfolio/"
+                                f"state.json: {problem})")
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (None, "missing"),
+    ('{"cells": [', "not a valid notebook (Expecting value: line 1 column 12 (char 11))"),
+    (b"\xff\xfe", "not a valid notebook ('utf-8' codec can't decode byte 0xff in position 0: "
+                   "invalid start byte)"),
+    ("[1, 2]", "not a valid notebook (no list of cells)"),
+])
+def test_a_missing_or_truncated_notebook_is_one_line(project, content, problem):
+    notebook = project.dir / "notebooks/03_evaluate_algorithms.ipynb"
+    if content is None:
+        notebook.unlink()
+    elif isinstance(content, bytes):
+        notebook.write_bytes(content)
+    else:
+        notebook.write_text(content)
+    with pytest.raises(PortfolioError) as caught:
+        plan(project)
+    assert caught.value.message == f"alpha: notebooks/03_evaluate_algorithms.ipynb: {problem}"
+
+
 def fake_export_again(project: Project) -> None:
     import shutil
 
     shutil.rmtree(project.export_dir)
     fake_export(project.dir)
-    runner._write_state(project, {n["step"]: n["key"] for n in json.loads(
-        (project.export_dir / "manifest.json").read_text())["notebooks"]})
+    runner._write_state(project, RunState(steps={n["step"]: n["key"] for n in json.loads(
+        (project.export_dir / "manifest.json").read_text())["notebooks"]}))

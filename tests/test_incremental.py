@@ -210,13 +210,26 @@ def _counting(slugs: list[str]):
     return spy
 
 
-def test_a_build_with_an_invalid_project_is_not_up_to_date_the_next_time(root):
+def test_a_build_with_an_invalid_project_fails_whole_and_keeps_the_previous_state(
+        root, tmp_path, rendered):
+    assert cli(root, "build").exit_code == 0
+    before = {name: tree(root / name) for name in ("site", "build")}
     config = root / "portfolio/projects/beta/project.yml"
-    config.write_text(config.read_text().replace("direction: maximize", "direction: upwards"))
-    first = cli(root, "build")
-    assert first.exit_code == 1 and "1 project(s) left out" in first.output
-    second = cli(root, "build")
-    assert second.exit_code == 1 and second.output == first.output
+    good = config.read_text()
+    config.write_text(good.replace("direction: maximize", "direction: upwards"))
+    rendered.clear()
+    for _ in range(2):  # and a second time: never up to date
+        result = cli(root, "build")
+        assert result.exit_code == 1
+        assert result.output == (
+            "Error: portfolio/projects/beta/project.yml: field 'metric.direction': Input should "
+            "be 'maximize' or 'minimize'\n"
+            "Error: 1 project(s) cannot be built; the site was left as it was\n")
+        assert {name: tree(root / name) for name in ("site", "build")} == before
+        assert rendered == []
+    # The previous build's state is still good: with the project fixed, nothing is rendered.
+    config.write_text(good)
+    assert cli(root, "build").output == "site is up to date\n"
 
 
 def test_a_reused_project_whose_sources_were_tampered_with_is_rendered_again(

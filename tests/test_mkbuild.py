@@ -79,7 +79,7 @@ def test_pages_built_in_workers_and_reused_are_what_mkdocs_writes(tmp_path, monk
     changed = {str(p.relative_to(tmp_path / "site")) for p, ino in before.items()
                if (tmp_path / "next" / p.relative_to(tmp_path / "site")).stat().st_ino != ino}
     assert changed == {"projects/p3/notes/index.html"}
-    assert again["projects/p3/notes.md"]["key"] != records["projects/p3/notes.md"]["key"]
+    assert again["projects/p3/notes.md"].key != records["projects/p3/notes.md"].key
     assert again["projects/p2/notes.md"] == records["projects/p2/notes.md"]
     index = json.loads((tmp_path / "next/search/search_index.json").read_text())
     assert [d["location"] for d in index["docs"]].count("projects/p3/notes/") == 1

@@ -23,10 +23,11 @@ from pathlib import Path
 import click
 
 from .. import STEPS
-from ..errors import PortfolioError
+from ..errors import PortfolioError, os_error_line
 from ..export import swap_in
 from ..layout import Portfolio
 from ..locking import portfolio_lock
+from ..records import BuildState, PageBuild, ProjectBuild, read_record, write_record
 from .inputs import FileHashes, Inputs, scan
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -40,7 +41,8 @@ UP_TO_DATE = "site is up to date"
 
 
 class DocsWriter:
-    """Writes the generated sources under one folder; every write goes through here."""
+    """Writes the generated sources under one folder; every write goes through here, and
+    every SVG file of the site is cleaned here (opened on its own URL, an SVG runs scripts)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -50,12 +52,23 @@ class DocsWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
 
-    def data(self, rel: str, content: bytes) -> None:
+    def data(self, rel: str, content: bytes, origin: str | None = None) -> None:
+        """content to rel; origin names where it came from in an error."""
+        if rel.lower().endswith(".svg"):
+            from .sanitize import clean_svg
+
+            cleaned = clean_svg(content)
+            if cleaned is None:
+                raise PortfolioError(f"{origin or rel}: not a well-formed SVG image")
+            content = cleaned
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
 
-    def copy(self, source: Path, rel: str) -> None:
+    def copy(self, source: Path, rel: str, origin: str | None = None) -> None:
+        if rel.lower().endswith(".svg"):
+            self.data(rel, source.read_bytes(), origin or str(source))
+            return
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, path)
@@ -118,7 +131,7 @@ def write_project(writer: DocsWriter, view, repository: str | None,
     exported: dict[bytes, str] = {}
     for figure in view.figures:
         data = figure.read_bytes()
-        writer.data(f"{base}/figures/{figure.name}", data)
+        writer.data(f"{base}/figures/{figure.name}", data, view.project.rel(figure))
         exported.setdefault(hashlib.sha256(data).digest(), f"../figures/{figure.name}")
         step = figure.name.rpartition("-")[0]
         figure_urls.setdefault(step, []).append(f"figures/{figure.name}")
@@ -129,12 +142,13 @@ def write_project(writer: DocsWriter, view, repository: str | None,
         if pages.notebook_files_in_site(repository):
             writer.copy(path, f"{base}/files/{step}.ipynb")
 
-        def sink(data: bytes, ext: str, _step: str = step) -> str:
+        def sink(data: bytes, ext: str, _path: Path = path) -> str:
             known = exported.get(hashlib.sha256(data).digest())
             if known:
                 return known
             name = asset_name(data, ext)
-            writer.data(f"{base}/{_step}/{name}", data)
+            writer.data(f"{base}/{_path.stem}/{name}", data,
+                        f"{view.project.rel(_path)}: an output image")
             return name
 
         cells = markdown_cells(notebook, sink)
@@ -178,12 +192,11 @@ def _listing(folder: Path) -> dict[str, int]:
 class Reuse:
     """The projects of the previous successful build, and what this build records."""
 
-    def __init__(self, previous: dict, docs: Path, inputs: Inputs | None):
-        projects = previous.get("projects")
-        self.previous: dict = projects if isinstance(projects, dict) else {}
+    def __init__(self, previous: BuildState | None, docs: Path, inputs: Inputs | None):
+        self.previous = previous.projects if previous else {}
         self.docs = docs
         self.inputs = inputs
-        self.records: dict[str, dict] = {}
+        self.records: dict[str, ProjectBuild] = {}
 
     def key(self, view, repository: str | None) -> str | None:
         return self.inputs.project_key(view.project.dir.name, repository) if self.inputs else None
@@ -194,16 +207,15 @@ class Reuse:
         base = f"projects/{view.slug}"
         old = self.previous.get(view.slug)
         source = self.docs / base
-        if key and isinstance(old, dict) and old.get("key") == key and source.is_dir() \
-                and _listing(source) == old.get("files"):
+        if key and old and old.key == key and source.is_dir() and _listing(source) == old.files:
             writer.reuse(source, base)
-            return True, old.get("thumb")
+            return True, old.thumb
         return False, None
 
     def record(self, writer: DocsWriter, view, key: str | None, thumb: str | None) -> None:
         if key:
-            self.records[view.slug] = {"key": key, "thumb": thumb,
-                                       "files": _listing(writer.root / f"projects/{view.slug}")}
+            self.records[view.slug] = ProjectBuild(
+                key=key, thumb=thumb, files=_listing(writer.root / f"projects/{view.slug}"))
 
 
 # Rendering projects in worker processes pays off from this many projects on (the workers
@@ -231,13 +243,20 @@ def render_projects(writer: DocsWriter, views: list, repository: str | None) -> 
         _JOBS = ()
 
 
-def generate(portfolio: Portfolio, docs: Path,
-             reuse: Reuse | None = None) -> tuple[list, list[str]]:
+def generate(portfolio: Portfolio, docs: Path, reuse: Reuse | None = None) -> list:
+    """Every page's source and asset into docs. Every project is read before anything is
+    written: one that cannot be read fails the build, named with what is wrong."""
     from ..config import load_profile
     from . import pages
 
     profile = load_profile(portfolio.profile_file, portfolio.rel(portfolio.profile_file))
     views, errors = collect(portfolio)
+    for message in errors:
+        click.echo(f"Error: {message}", err=True)
+    if errors:
+        raise PortfolioError(f"{len(errors)} project(s) cannot be built; the site was left as "
+                             "it was")
+    photo = _photo(portfolio, profile.photo) if profile.photo else None
     writer = DocsWriter(docs)
     reuse = reuse or Reuse({}, docs, None)
     thumbs: dict[str, str | None] = {}
@@ -259,15 +278,23 @@ def generate(portfolio: Portfolio, docs: Path,
     writer.text("about.md", pages.about_page(profile, views, image))
     for slug, content in pages.tag_pages(views, image).items():
         writer.text(f"tags/{slug}.md", content)
-    if profile.photo:
-        photo = portfolio.root / "portfolio" / profile.photo
-        if not photo.is_file():
-            raise PortfolioError(f"{portfolio.rel(portfolio.profile_file)}: field 'photo': "
-                                 f"{profile.photo} not found next to profile.yml")
-        writer.copy(photo, profile.photo)
+    if photo:
+        writer.copy(photo, profile.photo, portfolio.rel(photo))
     for asset in sorted(ASSETS.iterdir()):
         writer.copy(asset, f"assets/{asset.name}")
-    return views, errors
+    return views
+
+
+def _photo(portfolio: Portfolio, name: str) -> Path:
+    """profile.yml's photo: a file in the portfolio/ folder (the site keeps its path)."""
+    where = f"{portfolio.rel(portfolio.profile_file)}: field 'photo'"
+    folder = (portfolio.root / "portfolio").resolve()
+    photo = (folder / name).resolve()
+    if Path(name).is_absolute() or not photo.is_relative_to(folder):
+        raise PortfolioError(f"{where}: {name} is not inside the portfolio/ folder")
+    if not photo.is_file():
+        raise PortfolioError(f"{where}: {name} not found next to profile.yml")
+    return photo
 
 
 class _Collect(logging.Handler):
@@ -280,7 +307,7 @@ class _Collect(logging.Handler):
 
 
 def render(portfolio: Portfolio, docs: Path, site: Path, strict: bool,
-           previous: tuple | None = None) -> dict | None:
+           previous: tuple | None = None) -> dict[str, PageBuild] | None:
     """MkDocs over the generated sources, with the portfolio's mkdocs.yml. previous is the
     last successful build's (page records, its site, the key every page depends on): pages
     whose sources did not change are taken from there. Returns this build's page records."""
@@ -335,67 +362,105 @@ def _site_identity(site: Path) -> list | None:
     return [folder.st_dev, folder.st_ino, home.st_ino, home.st_size, home.st_mtime_ns]
 
 
-def _read_state(path: Path) -> dict:
+def _read_state(portfolio: Portfolio, path: Path) -> BuildState | None:
+    """The previous successful build's state; a corrupt one is only a cache lost."""
+    if not path.exists():
+        return None
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else {}
-
-
-def _write_state(path: Path, state: dict) -> None:
-    partial = path.with_name(path.name + ".new")
-    partial.write_text(json.dumps(state, separators=(",", ":")), encoding="utf-8")
-    os.replace(partial, path)
+        return read_record(BuildState, path, portfolio.rel(path))
+    except PortfolioError as exc:
+        click.echo(f"{exc.message}; building everything again", err=True)
+        return None
 
 
 def build_site(portfolio: Portfolio, strict: bool = True) -> Path | None:
-    """Generate build/docs and render site/; a failure leaves the previous site/ whole.
+    """Generate build/docs and render site/; a failure leaves the previous site/ whole, and
+    one before any page is rendered leaves build/ as it was too.
     Returns the site, or None when it was up to date and nothing was done."""
     site = portfolio.root / "site"
     build_dir = portfolio.root / "build"
     state_file = build_dir / STATE_FILE
     with portfolio_lock(portfolio, "build"):
-        previous = _read_state(state_file)
-        hashes = FileHashes(previous.get("hashes"))
+        previous = _read_state(portfolio, state_file)
+        hashes = FileHashes(previous.hashes if previous else None)
         inputs = scan(portfolio, strict, hashes)
         identity = _site_identity(site)
-        if (previous.get("key") == inputs.key and identity is not None
-                and previous.get("site") == identity and (build_dir / "docs").is_dir()
+        same_site = identity is not None and previous is not None and previous.site == identity
+        if (previous and previous.key == inputs.key and same_site and (build_dir / "docs").is_dir()
                 and (build_dir / "overrides").is_dir()):
-            if hashes.seen != previous.get("hashes"):
-                _write_state(state_file, {**previous, "hashes": hashes.seen})
+            if hashes.seen != previous.hashes:
+                write_record(state_file, previous.model_copy(update={"hashes": hashes.seen}))
             click.echo(UP_TO_DATE)
             return None
-        staging_docs = build_dir / "docs.new"
-        staging_site = build_dir / "site.new"
-        staging_theme = build_dir / "overrides.new"
-        for path in (staging_docs, staging_site, staging_theme):
-            if path.exists():
-                shutil.rmtree(path)
-        reuse = Reuse(previous, build_dir / "docs", inputs)
-        views, errors = generate(portfolio, staging_docs, reuse)
-        shutil.copytree(THEME, staging_theme)
-        # From here build/docs and site/ change: no state until they are whole again.
-        state_file.unlink(missing_ok=True)
-        swap_in(staging_docs, build_dir / "docs")
-        swap_in(staging_theme, build_dir / "overrides")
-        # The pages of the previous build are reused only from the site that build made.
-        same_site = identity is not None and previous.get("site") == identity
-        common = json.dumps([inputs.kit, hashes.sha(portfolio.mkdocs_file)])
-        pages = render(portfolio, build_dir / "docs", staging_site, strict,
-                       (previous.get("pages"), site if same_site else None, common))
-        prune(staging_site)
-        swap_in(staging_site, site)
-        if not errors:
-            _write_state(state_file, {"version": STATE_VERSION, "key": inputs.key,
-                                      "site": _site_identity(site), "projects": reuse.records,
-                                      "pages": pages or {}, "hashes": hashes.seen})
-    for message in errors:
-        click.echo(f"Error: {message}", err=True)
-    if errors:
-        raise PortfolioError(f"{len(errors)} project(s) left out of the site")
+        staging = Staging(portfolio, build_dir)
+        with staging:
+            reuse = Reuse(previous, build_dir / "docs", inputs)
+            staging.now(staging.docs)
+            generate(portfolio, staging.docs, reuse)
+            staging.now(staging.theme)
+            shutil.copytree(THEME, staging.theme)
+            # From here build/docs and site/ change: no state until they are whole again.
+            state_file.unlink(missing_ok=True)
+            swap_in(staging.docs, build_dir / "docs")
+            swap_in(staging.theme, build_dir / "overrides")
+            # The pages of the previous build are reused only from the site that build made.
+            common = json.dumps([inputs.kit, hashes.sha(portfolio.mkdocs_file)])
+            staging.now(staging.site)
+            pages = render(portfolio, build_dir / "docs", staging.site, strict,
+                           (previous.pages if previous else {}, site if same_site else None, common))
+            prune(staging.site)
+            swap_in(staging.site, site)
+            write_record(state_file, BuildState(
+                version=STATE_VERSION, key=inputs.key, site=_site_identity(site),
+                projects=reuse.records, pages=pages or {}, hashes=hashes.seen))
     return site
+
+
+class Staging:
+    """The build's staging folders: emptied before a build, removed whenever it fails (also
+    for a full disk or a read-only folder, whose OSError becomes one line naming the folder
+    being written)."""
+
+    def __init__(self, portfolio: Portfolio, build_dir: Path):
+        self.portfolio = portfolio
+        self.docs = build_dir / "docs.new"
+        self.site = build_dir / "site.new"
+        self.theme = build_dir / "overrides.new"
+        self.writing = self.docs
+
+    def now(self, folder: Path) -> None:
+        """The folder the build writes from here on."""
+        self.writing = folder
+
+    def __enter__(self) -> Staging:
+        try:
+            self._remove(strict=True)
+        except OSError as exc:
+            raise PortfolioError(os_error_line(exc, self._where(exc))) from None
+        return self
+
+    def __exit__(self, kind, exc, traceback) -> None:
+        if kind is None:
+            return
+        self._remove(strict=False)
+        if isinstance(exc, OSError):
+            raise PortfolioError(os_error_line(exc, self._where(exc))) from None
+
+    def _remove(self, strict: bool) -> None:
+        for path in (self.docs, self.site, self.theme):
+            if strict and path.exists():
+                shutil.rmtree(path)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _where(self, exc: OSError) -> str:
+        """The file the error names, or the staging folder it is in or being written (a write
+        to an open file names none)."""
+        path = Path(exc.filename) if exc.filename else self.writing
+        for folder in (self.docs, self.site, self.theme):
+            if path.is_relative_to(folder):
+                path = folder
+        return self.portfolio.rel(path)
 
 
 __all__ = ["build_site", "STEPS", "UP_TO_DATE"]

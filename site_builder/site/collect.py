@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import STEPS
 from ..config import ProjectConfig, load_project
-from ..errors import PortfolioError
 from ..layout import Portfolio, Project
+from ..records import as_json, read_manifest, read_metrics
 from ..registry import entry, reference
 
 
@@ -56,26 +55,16 @@ class ProjectView:
         return None
 
 
-def _load_json(path: Path, display: str) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PortfolioError(f"{display}: missing (run 'portfolio run' again)") from None
-    except ValueError as exc:
-        raise PortfolioError(f"{display}: not valid JSON ({exc})") from None
-    if not isinstance(value, dict) or value.get("schema_version") != 1:
-        raise PortfolioError(f"{display}: unknown schema_version (expected 1)")
-    return value
-
-
 def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
     """The project's exported results, or None when it has no export yet."""
     config = load_project(project.dir, portfolio.rel(project.config_file))
     export = project.export_dir
     if not export.is_dir():
         return None
-    metrics = _load_json(export / "metrics.json", portfolio.rel(export / "metrics.json"))
-    manifest = _load_json(export / "manifest.json", portfolio.rel(export / "manifest.json"))
+    # Validated through their models; the pages read them as the plain values they hold.
+    metrics = as_json(read_metrics(export / "metrics.json", portfolio.rel(export / "metrics.json")))
+    manifest = as_json(read_manifest(export / "manifest.json",
+                                     portfolio.rel(export / "manifest.json")))
     notebooks = [export / "notebooks" / f"{s}.ipynb" for s in STEPS]
     present = [nb for nb in notebooks if nb.is_file()]
     figures_dir = export / "figures"

@@ -34,6 +34,7 @@ from mkdocs.structure.files import InclusionLevel, get_files, set_exclusions
 from mkdocs.structure.nav import get_navigation
 from mkdocs.structure.pages import Page
 
+from ..records import PageBuild
 from .workers import cores, fork_map
 
 log = logging.getLogger("mkdocs.site_builder")
@@ -68,11 +69,11 @@ class Pages:
     """The previous successful build's pages (their keys and search entries), where its site
     is still in place, and the records of this build."""
 
-    def __init__(self, previous: dict | None, old_site: Path | None, common: str):
-        self.previous = previous if isinstance(previous, dict) and old_site else {}
+    def __init__(self, previous: dict[str, PageBuild], old_site: Path | None, common: str):
+        self.previous = previous if old_site else {}
         self.old_site = old_site
         self.common = common
-        self.records: dict[str, dict] = {}
+        self.records: dict[str, PageBuild] = {}
 
     def key(self, file, siblings: list[str]) -> str:
         digest = hashlib.sha256(self.common.encode())
@@ -84,9 +85,9 @@ class Pages:
     def reusable(self, file, key: str) -> list | None:
         """The page's search entries where its HTML from the previous build can be used."""
         old = self.previous.get(file.src_uri)
-        if (isinstance(old, dict) and old.get("key") == key and isinstance(old.get("entries"), list)
-                and self.old_site is not None and (self.old_site / file.dest_uri).is_file()):
-            return old["entries"]
+        if old and old.key == key and self.old_site is not None \
+                and (self.old_site / file.dest_uri).is_file():
+            return old.entries
         return None
 
 
@@ -152,7 +153,8 @@ def _render_all(pages: list, workers: int) -> tuple[dict[int, list], list[str]]:
     return found, warnings
 
 
-def build(config, previous: dict | None, old_site: Path | None, common: str) -> dict | None:
+def build(config, previous: dict[str, PageBuild], old_site: Path | None,
+          common: str) -> dict[str, PageBuild] | None:
     """Builds config's site in config.site_dir; returns the records of its pages for the next
     build, or None where the configuration was built by MkDocs' own build()."""
     global _STATE
@@ -201,6 +203,7 @@ def build(config, previous: dict | None, old_site: Path | None, common: str) -> 
             mkdocs_build._build_extra_template(template, files, config, nav)
 
         entries: dict[str, list] = {}
+        keys: dict[str, str] = {}
         todo = []
         for file in doc_files:
             key = known.key(file, groups[_group(file.src_uri)])
@@ -210,7 +213,7 @@ def build(config, previous: dict | None, old_site: Path | None, common: str) -> 
             else:
                 _link(old_site / file.dest_uri, file.abs_dest_path)
                 entries[file.src_uri] = old
-            known.records[file.src_uri] = {"key": key}
+            keys[file.src_uri] = key
         _STATE = (config, files, doc_files, nav, env, todo, populated, search)
         try:
             found, warnings = _render_all(todo, cores())
@@ -223,7 +226,8 @@ def build(config, previous: dict | None, old_site: Path | None, common: str) -> 
         search.search_index.entries = [entry for file in doc_files
                                        for entry in entries[file.src_uri]]
         for file in doc_files:
-            known.records[file.src_uri]["entries"] = entries[file.src_uri]
+            known.records[file.src_uri] = PageBuild(key=keys[file.src_uri],
+                                                    entries=entries[file.src_uri])
         config.plugins.on_post_build(config=config)
         if counts := counter.get_counts():
             raise Abort("Aborted with " + ", ".join(f"{v} {k.lower()}s" for k, v in counts)

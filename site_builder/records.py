@@ -1,0 +1,211 @@
+"""The kit's records and their one reader each: metrics.json and manifest.json (a project's
+export), a project's run state and the build state.
+
+Every command reads a record through `read_record` (or the helpers below), so a file that is
+missing, truncated, not JSON, of another schema or of the wrong shape is one line everywhere:
+`<file>: <what is wrong>`, naming the field where the shape is wrong. Values are checked as
+they are: no string becomes a number, no number a string, and every score is finite.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import STEPS
+from .errors import PortfolioError
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Step = Literal[STEPS]  # type: ignore[valid-type]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Spread(Record):
+    std: Finite
+    n: int = Field(ge=1)
+    min: Finite
+    max: Finite
+
+
+class MetricRecord(Record):
+    """One `pf.record(...)` of a notebook."""
+
+    name: str
+    value: Finite
+    split: str
+    step: Step
+    model: str | None = None
+    spread: Spread | None = None
+
+
+class Primary(Record):
+    name: str
+    value: Finite
+    direction: Literal["maximize", "minimize"]
+    split: str
+    step: Step
+
+
+class Baseline(Record):
+    """The `pf.record_baseline(...)` of step 1."""
+
+    name: str
+    value: Finite
+    strategy: str
+    split: str
+    step: Step
+
+
+class ParamsRecord(Record):
+    """One `pf.record_params(...)`: settings as the notebook recorded them."""
+
+    name: str
+    params: dict[str, Any]
+    step: Step
+
+
+class Metrics(Record):
+    """export/metrics.json."""
+
+    schema_version: Literal[1]
+    project: str
+    smoke_run: bool
+    primary: Primary
+    baseline: Baseline | None
+    metrics: list[MetricRecord]
+    params: list[ParamsRecord] = []
+
+
+class StepRun(Record):
+    """How one notebook ran: its cache key and the inputs hashed into it."""
+
+    step: Step
+    key: str
+    inputs: dict[str, Any]
+    seconds: Finite = Field(ge=0)
+    executed: bool
+
+
+class RunInputs(Record):
+    model_config = ConfigDict(populate_by_name=True)
+
+    project_yml: str = Field(alias="project.yml")
+    data: str | None
+
+
+class Manifest(Record):
+    """export/manifest.json."""
+
+    schema_version: Literal[1]
+    project: str
+    smoke_run: bool
+    seed: int
+    backend: str
+    device: str
+    versions: dict[str, str]
+    inputs: RunInputs
+    finished: str
+    seconds: Finite = Field(ge=0)
+    notebooks: list[StepRun]
+
+
+class Failure(Record):
+    """Why a project's last run failed: the step and the cell where known."""
+
+    message: str
+    step: Step | None = None
+    cell: int | None = None
+    log: str | None = None
+
+
+class RunState(Record):
+    """A project's .portfolio/state.json: the key each step's working files were made with
+    (data/prepared, artifacts), and the last run's failure."""
+
+    steps: dict[Step, str] = {}  # type: ignore[valid-type]
+    failed: Failure | None = None
+
+
+class ProjectBuild(Record):
+    key: str
+    thumb: str | None
+    files: dict[str, int]
+
+
+class PageBuild(Record):
+    key: str
+    entries: list[dict[str, Any]]
+
+
+class BuildState(Record):
+    """build/state.json, written after a build that succeeded in full."""
+
+    version: Literal[1]
+    key: str
+    site: list[int] | None
+    projects: dict[str, ProjectBuild]
+    pages: dict[str, PageBuild]
+    hashes: dict[str, list[int | str]]
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def _field(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def problem(exc: ValidationError) -> str:
+    """The first thing wrong with a record, named by its field."""
+    err = exc.errors()[0]
+    return f"field '{_field(err['loc'])}': {err['msg'].removeprefix('Value error, ')}"
+
+
+def read_record(model: type[R], path: Path, display: str,
+                missing: str = "missing (run 'portfolio run' again)") -> R:
+    """The record in path, or a one-line PortfolioError naming display and what is wrong."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise PortfolioError(f"{display}: {missing}") from None
+    except UnicodeDecodeError as exc:
+        raise PortfolioError(f"{display}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise PortfolioError(f"{display}: cannot be read ({(exc.strerror or str(exc)).lower()})") \
+            from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PortfolioError(f"{display}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise PortfolioError(f"{display}: expected a JSON object, found {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PortfolioError(f"{display}: {problem(exc)}") from None
+
+
+def read_metrics(path: Path, display: str) -> Metrics:
+    return read_record(Metrics, path, display)
+
+
+def read_manifest(path: Path, display: str) -> Manifest:
+    return read_record(Manifest, path, display)
+
+
+def as_json(record: BaseModel) -> dict:
+    """The record as the plain JSON values it was read from (fields it did not hold left out)."""
+    return record.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def write_record(path: Path, record: BaseModel) -> None:
+    """The record to path in one replace: a reader never sees half of it."""
+    partial = path.with_name(path.name + ".new")
+    partial.write_text(record.model_dump_json(by_alias=True), encoding="utf-8")
+    partial.replace(path)
