@@ -166,12 +166,12 @@ def _config(spec: NewProject, slug: str, kind: dict) -> ProjectConfig:
         dataset.update((k, v) for k, v in columns.items() if v is not None)
     if spec.problem == "image-classification":
         dataset["image_size"] = spec.image_size
+    summary = DEFAULT_SUMMARY if spec.summary is None else spec.summary
     try:
         return ProjectConfig(
-            title=spec.title, slug=slug, summary=DEFAULT_SUMMARY if spec.summary is None
-            else spec.summary, problem_type=spec.problem, model=kind["model"], dataset=dataset,
-            metric={"name": kind["metric"], "direction": kind["direction"]}, tags=kind["tags"],
-            seed=spec.seed, model_card=MODEL_CARD)
+            title=spec.title, slug=slug, summary=summary, problem_type=spec.problem,
+            model=kind["model"], dataset=dataset, tags=kind["tags"], seed=spec.seed,
+            metric={"name": kind["metric"], "direction": kind["direction"]}, model_card=MODEL_CARD)
     except ValidationError as exc:
         raise PortfolioError(validation_message(exc, OPTIONS)) from None
 
