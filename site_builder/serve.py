@@ -19,7 +19,7 @@ from watchdog.observers import Observer
 
 from .errors import PortfolioError
 from .layout import Portfolio
-from .site.build import ASSETS, THEME, build_site, collect
+from .site.build import ASSETS, THEME, build_site
 
 
 def site_input(portfolio: Portfolio, path: str) -> bool:
@@ -65,13 +65,9 @@ class _SiteInputs(FileSystemEventHandler):
 
 
 def rebuild(portfolio: Portfolio) -> None:
-    """Build the site, or say in one line why not and keep the last good one: a project
-    that cannot be read fails the rebuild here, where `portfolio build` would leave it out."""
+    """Build the site, or say in one line why not: a failed build leaves site/ as it was."""
     try:
-        _views, errors = collect(portfolio)
-        for message in errors:
-            click.echo(f"Error: {message}", err=True)
-        if not errors and build_site(portfolio) is not None:
+        if build_site(portfolio) is not None:
             click.echo(f"built {portfolio.rel(portfolio.root / 'site')}")
     except PortfolioError as exc:
         click.echo(f"Error: {exc.message}", err=True)
