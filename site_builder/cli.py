@@ -175,6 +175,7 @@ def init(directory: Path) -> None:
 @click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
 def update(slugs: tuple[str, ...], dry_run: bool) -> None:
     """Merge what changed in the project template into the projects made from it."""
+    require_extra("train", "update")
     from .update import update_projects
 
     update_projects(find_portfolio(), list(slugs), dry_run, click.echo)

@@ -31,10 +31,11 @@ from .datasets import (
 )
 from .errors import PortfolioError
 from .layout import Portfolio
+from .placeholders import TEMPLATE_SUMMARY as DEFAULT_SUMMARY
+from .update import write_record
 
 # The repository's template/ (a symbolic link to it is packaged as site_builder/project_template).
 TEMPLATE_DIR = Path(__file__).resolve().parent / "project_template"
-DEFAULT_SUMMARY = "A predictive-modelling project worked through the five steps."
 MODEL_CARD = {
     "intended_use": "A portfolio exercise in predictive modelling; not for decisions about people.",
     "limitations": "Trained and evaluated on one small dataset; the test score carries sampling error.",
@@ -218,6 +219,7 @@ def new_project(portfolio: Portfolio, spec: NewProject, no_input: bool = True) -
     portfolio.projects_dir.mkdir(parents=True, exist_ok=True)
     try:
         project = bake(config, portfolio.projects_dir)
+        write_record(project, template_dir(), template_context(config))
         if spec.data is not None:
             raw = project / "data" / "raw"
             raw.mkdir(parents=True, exist_ok=True)

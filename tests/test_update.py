@@ -1,0 +1,144 @@
+"""`portfolio update`: template changes merged three-way into projects made from the template."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from site_builder import scaffold
+
+from .conftest import REPO, cli, tree
+
+STEP3 = "notebooks/03_evaluate_algorithms.ipynb"
+STEP4 = "notebooks/04_improve_results.ipynb"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def kit(tmp_path: Path, monkeypatch) -> Path:
+    """A kit repository of its own whose template/ the test changes and commits."""
+    root = tmp_path / "kit"
+    shutil.copytree(REPO / "template", root / "template")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "template v1")
+    monkeypatch.setattr(scaffold, "TEMPLATE_DIR", root / "template")
+    return root
+
+
+def template_notebook(kit: Path, step: str) -> Path:
+    return kit / "template" / "{{cookiecutter.project_slug}}" / "_notebooks" / \
+        "tabular-classification" / f"{step}.ipynb"
+
+
+def edit_cell(path: Path, index: int, source: str) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells[index].source = source
+    nbformat.write(notebook, path)
+
+
+def commit(kit: Path, message: str) -> str:
+    git(kit, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", message)
+    return git(kit, "rev-parse", "HEAD")
+
+
+def cell(path: Path, index: int) -> str:
+    return nbformat.read(path, as_version=4).cells[index].source
+
+
+def new_project(root: Path) -> Path:
+    result = cli(root, "new", "Cancer", "--no-input")
+    assert result.exit_code == 0, result.output
+    return root / "portfolio" / "projects" / "cancer"
+
+
+def test_new_records_the_template_version(kit, portfolio_root):
+    project = new_project(portfolio_root)
+    record = json.loads((project / ".template.json").read_text())
+    assert record["commit"] == git(kit, "rev-parse", "HEAD")
+    assert record["answers"]["problem_type"] == "tabular-classification"
+    result = cli(portfolio_root, "update")
+    assert result.exit_code == 0, result.output
+    assert result.output == "cancer: up to date with the template\n"
+
+
+def test_update_brings_the_template_change_and_keeps_the_users_edit(kit, portfolio_root):
+    project = new_project(portfolio_root)
+    edit_cell(project / STEP3, 1, "folds = 7  # my choice")
+    edit_cell(template_notebook(kit, "04_improve_results"), 0, "# Step 4: Improve results\n\nNew text.")
+    new_commit = commit(kit, "template v2")
+
+    before = tree(project)
+    dry = cli(portfolio_root, "update", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert dry.output == f"cancer: {STEP4}: would be updated\n"
+    assert tree(project) == before
+
+    result = cli(portfolio_root, "update", "cancer")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"cancer: {STEP4}: updated\n"
+    assert cell(project / STEP4, 0) == "# Step 4: Improve results\n\nNew text."
+    assert cell(project / STEP3, 1) == "folds = 7  # my choice"
+    assert json.loads((project / ".template.json").read_text())["commit"] == new_commit
+
+
+def test_both_changed_one_notebook_in_different_cells_merges(kit, portfolio_root):
+    project = new_project(portfolio_root)
+    edit_cell(project / STEP4, 1, "seed = None\nfolds = 3")
+    edit_cell(template_notebook(kit, "04_improve_results"), 0, "# Step 4\n\nReworded.")
+    commit(kit, "template v2")
+    result = cli(portfolio_root, "update")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"cancer: {STEP4}: merged\n"
+    assert cell(project / STEP4, 0) == "# Step 4\n\nReworded."
+    assert cell(project / STEP4, 1) == "seed = None\nfolds = 3"
+
+
+def test_a_conflicting_edit_is_reported_and_the_notebook_stays_valid(kit, portfolio_root):
+    project = new_project(portfolio_root)
+    edit_cell(project / STEP4, 1, "folds = 3  # mine")
+    edit_cell(template_notebook(kit, "04_improve_results"), 1, "folds = 10  # template")
+    commit(kit, "template v2")
+    result = cli(portfolio_root, "update")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"cancer: {STEP4}: conflict (cell 2; conflict markers left in the file)",
+        "Error: 1 file(s) in conflict: resolve the conflict markers, then run 'portfolio run'",
+    ]
+    source = cell(project / STEP4, 1)  # nbformat reads it: the notebook is valid JSON
+    assert source.startswith("<<<<<<< local\nfolds = 3  # mine\n=======\nfolds = 10  # template")
+
+
+def test_a_text_file_merges_line_by_line(kit, portfolio_root):
+    project = new_project(portfolio_root)
+    models = project / "notebooks" / "models.py"
+    models.write_text(models.read_text() + "\n# my note\n")
+    template_models = template_notebook(kit, "models").with_suffix(".py")
+    template_models.write_text('"""Changed docstring."""\n' + template_models.read_text())
+    commit(kit, "template v2")
+    result = cli(portfolio_root, "update")
+    assert result.exit_code == 0, result.output
+    assert result.output == "cancer: notebooks/models.py: merged\n"
+    text = models.read_text()
+    assert text.startswith('"""Changed docstring."""\n') and text.endswith("\n# my note\n")
+
+
+def test_a_project_without_a_record_is_one_line(kit, portfolio_root):
+    project = new_project(portfolio_root)
+    (project / ".template.json").unlink()
+    result = cli(portfolio_root, "update")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Error: portfolio/projects/cancer/.template.json: missing: the project does not say "
+        "which template version it was made from, so it cannot be updated",
+        "Error: 1 project(s) not updated",
+    ]
