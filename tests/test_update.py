@@ -142,3 +142,16 @@ def test_a_project_without_a_record_is_one_line(kit, portfolio_root):
         "which template version it was made from, so it cannot be updated",
         "Error: 1 project(s) not updated",
     ]
+
+
+def test_the_updated_steps_become_stale(kit, portfolio_root):
+    from site_builder.cache import step_inputs
+    from site_builder.layout import Project
+
+    project = Project(new_project(portfolio_root))
+    before = [s.key for s in step_inputs(project, fast=True)]
+    edit_cell(template_notebook(kit, "04_improve_results"), 1, "seed = None\nfolds = 4")
+    commit(kit, "template v2")
+    assert cli(portfolio_root, "update").exit_code == 0
+    after = [s.key for s in step_inputs(project, fast=True)]
+    assert [b == a for b, a in zip(before, after, strict=True)] == [True, True, True, False, False]
