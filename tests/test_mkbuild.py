@@ -116,3 +116,19 @@ def test_a_configuration_with_other_plugins_is_built_by_mkdocs_itself(tmp_path, 
     text = CONFIG.replace("  - search\n", "  - search\n  - tags\n")
     assert mkbuild.build(config(tmp_path, "site", text=text), {}, None, "kit") is None
     assert len(calls) == 1 and (tmp_path / "site/projects/p2/notes/index.html").is_file()
+
+
+@pytest.mark.parametrize("version", ["1.5.3", "1.7.0", "2.0.0"])
+def test_an_untested_mkdocs_version_is_built_by_mkdocs_itself(tmp_path, monkeypatch, version):
+    import mkdocs
+
+    make_docs(tmp_path, projects=3)
+    mkdocs_build(config(tmp_path, "reference"))
+    assert mkdocs.__version__ in mkbuild.TESTED  # the installed one is what the tests above cover
+    calls = []
+    monkeypatch.setattr(mkbuild, "MKDOCS_VERSION", version)
+    monkeypatch.setattr(mkbuild.mkdocs_build, "build",
+                        lambda cfg: calls.append(cfg) or mkdocs_build(cfg))
+    assert mkbuild.build(config(tmp_path, "site"), {}, None, "kit") is None
+    assert len(calls) == 1
+    assert tree(tmp_path / "site") == tree(tmp_path / "reference")

@@ -174,7 +174,12 @@ def render_project(writer: DocsWriter, view, repository: str | None) -> str | No
     thumb = None
     if cover is not None:
         thumb = f"projects/{view.slug}/thumb.webp"
-        writer.data(thumb, thumbnail(cover))
+        try:
+            image = thumbnail(cover)
+        except (OSError, ValueError):  # PIL's errors for a file it cannot read as an image
+            raise PortfolioError(f"{view.project.rel(cover)}: not an image a thumbnail can be "
+                                 "made from") from None
+        writer.data(thumb, image)
     write_project(writer, view, repository, thumb)
     return thumb
 
@@ -287,13 +292,12 @@ def generate(portfolio: Portfolio, docs: Path, reuse: Reuse | None = None) -> li
 
 def _photo(portfolio: Portfolio, name: str) -> Path:
     """profile.yml's photo: a file in the portfolio/ folder (the site keeps its path)."""
-    where = f"{portfolio.rel(portfolio.profile_file)}: field 'photo'"
-    folder = (portfolio.root / "portfolio").resolve()
-    photo = (folder / name).resolve()
-    if Path(name).is_absolute() or not photo.is_relative_to(folder):
-        raise PortfolioError(f"{where}: {name} is not inside the portfolio/ folder")
+    from ..config import inside
+
+    display = portfolio.rel(portfolio.profile_file)
+    photo = inside(portfolio.root / "portfolio", name, display, "photo")
     if not photo.is_file():
-        raise PortfolioError(f"{where}: {name} not found next to profile.yml")
+        raise PortfolioError(f"{display}: field 'photo': {name} not found next to profile.yml")
     return photo
 
 

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import STEPS
-from ..config import ProjectConfig, load_project
+from ..config import ProjectConfig, inside, load_project
 from ..layout import Portfolio, Project
 from ..records import as_json, read_manifest, read_metrics
 from ..registry import entry, reference
+
+RASTER = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 
 @dataclass
@@ -45,13 +47,17 @@ class ProjectView:
         return [f for f in self.figures if f.name.startswith(step + "-")]
 
     def cover(self) -> Path | None:
+        """The figure the thumbnail is made from: project.yml's cover, else the first raster
+        figure of the last step that has one (a thumbnail is not made from an SVG)."""
+        figures = [f for f in self.figures if f.suffix.lower() in RASTER]
         if self.config.cover:
             chosen = self.project.export_dir / "figures" / self.config.cover
-            if chosen in self.figures:
+            if chosen in figures:
                 return chosen
         for step in reversed(STEPS):
-            if self.figures_of(step):
-                return self.figures_of(step)[0]
+            for figure in figures:
+                if figure.name.startswith(step + "-"):
+                    return figure
         return None
 
 
@@ -59,6 +65,8 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
     """The project's exported results, or None when it has no export yet."""
     config = load_project(project.dir, portfolio.rel(project.config_file))
     export = project.export_dir
+    if config.cover:  # through a symbolic link, a valid path can still lead outside
+        inside(export / "figures", config.cover, portfolio.rel(project.config_file), "cover")
     if not export.is_dir():
         return None
     # Validated through their models; the pages read them as the plain values they hold.

@@ -15,8 +15,9 @@ order) with two differences:
   process would write.
 
 It does so only for a configuration whose every plugin it knows (Material's search) and
-whose anchor validation is below warning level, with a MkDocs that has the build steps it
-calls; any other configuration is built by MkDocs' own `build()`, page by page as usual.
+whose anchor validation is below warning level, with a MkDocs version whose private build
+steps tests/test_mkbuild.py compares byte for byte with MkDocs' own build (TESTED); any
+other configuration or version is built by MkDocs' own `build()`, page by page as usual.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ import logging
 import os
 from pathlib import Path
 
+from mkdocs import __version__ as MKDOCS_VERSION
 from mkdocs import utils
 from mkdocs.commands import build as mkdocs_build
 from mkdocs.exceptions import Abort, BuildError
 from mkdocs.structure.files import InclusionLevel, get_files, set_exclusions
 from mkdocs.structure.nav import get_navigation
 from mkdocs.structure.pages import Page
+from packaging.specifiers import SpecifierSet
 
 from ..records import PageBuild
 from .workers import cores, fork_map
@@ -43,6 +46,9 @@ PARALLEL_FROM = 24
 # What a page of the site may link to without being rendered again: pages under this folder
 # are a project's own; every other page is site-wide.
 PROJECTS = "projects/"
+# The MkDocs releases whose private build steps this module calls, as tests/test_mkbuild.py
+# checks them: another release may change them in any way.
+TESTED = SpecifierSet(">=1.6.0,<1.7")
 
 
 def _search_plugin(config):
@@ -159,9 +165,8 @@ def build(config, previous: dict[str, PageBuild], old_site: Path | None,
     build, or None where the configuration was built by MkDocs' own build()."""
     global _STATE
     search = _search_plugin(config)
-    steps = ("_populate_page", "_build_page", "_build_theme_template", "_build_extra_template")
     if search is None or config.validation.links.anchors >= logging.WARNING \
-            or not all(hasattr(mkdocs_build, step) for step in steps):
+            or MKDOCS_VERSION not in TESTED:
         mkdocs_build.build(config)
         return None
     counter = utils.CountHandler()
