@@ -289,6 +289,14 @@ def test_no_element_or_attribute_comes_from_a_field(property_portfolio, values, 
                     assert not scheme or scheme.group(1) in ("http", "https", "mailto"), \
                         (path, element)
     assert structure(root) == expected
+    # The search index holds each section's HTML, which Material's search shows as HTML.
+    index = json.loads((site / "search/search_index.json").read_text(encoding="utf-8"))
+    for doc in index["docs"]:
+        for text in (doc["title"], doc["text"]):
+            assert audit_html(text, "search/search_index.json") == []
+            assert not [e for e in elements(text) if MARK in e.tag or e.tag not in (
+                "p", "code", "ul", "ol", "li", "strong", "em", "table", "thead", "tbody", "tr",
+                "th", "td", "pre", "span")], doc
 
 
 # --- one test per case of the issue ------------------------------------------------------
@@ -552,6 +560,22 @@ def test_check_finds_script_in_a_page_and_in_an_svg_file(evil):
         f"site/assets/drawing.svg: an event handler (onerror=) on <img>, {runs}",
         "Error: 10 finding(s) (unsafe-html)",
     ]
+
+
+def test_only_the_themes_own_inline_scripts_pass_the_audit():
+    scope = ('__md_scope=new URL("../..",location),__md_hash=e=>[...e].reduce(((e,_)=>(e<<5)-e+'
+             '_.charCodeAt(0)),0),__md_get=(e,_=localStorage,t=__md_scope)=>JSON.parse(_.getItem('
+             't.pathname+"."+e)),__md_set=(e,_,t=localStorage,a=__md_scope)=>{try{t.setItem('
+             'a.pathname+"."+e,JSON.stringify(_))}catch(e){}}')
+    assert audit_html(f"<script>{scope}</script>", "projects/a/index.html") == []
+    escaped = scope.replace('"../.."', '"",alert(1),"')  # code where the template has a value
+    assert [p.what for p in audit_html(f"<script>{escaped}</script>", "a/index.html")] == [
+        "<script> that is not the theme's (__md_scope=new URL(\"\",alert(1),\",locatio…)"]
+    assert audit_html('<script type="application/json">{"a": 1}</script>'
+                      '<script src="../assets/portfolio.js"></script>', "about/index.html") == []
+    assert [p.what for p in audit_html('<script src="../../assets/x.js"></script>',
+                                       "about/index.html")] == [
+        "<script> from ../../assets/x.js"]
 
 
 def test_check_refuses_an_svg_that_declares_entities(evil):

@@ -102,12 +102,12 @@ def theme_scripts() -> tuple[re.Pattern, ...]:
 def unsafe_url(value: str) -> str | None:
     """The scheme of a URL that runs script or shows a document of its own (javascript:,
     vbscript:, data: other than an image), as a browser reads it; None for any other."""
-    scheme = _SCHEME.match(_URL_NOISE.sub("", value))
+    url = _URL_NOISE.sub("", value)
+    scheme = _SCHEME.match(url)
     if not scheme:
         return None
     name = scheme.group(1).lower()
-    if name in ("javascript", "vbscript") or (name == "data" and not SAFE_DATA.match(
-            _URL_NOISE.sub("", value))):
+    if name in ("javascript", "vbscript") or (name == "data" and not SAFE_DATA.match(url)):
         return name
     return None
 
@@ -115,13 +115,13 @@ def unsafe_url(value: str) -> str | None:
 def _script(element: Element, page: str) -> Problem | None:
     src = element.get("src")
     if src is not None:
-        path = urlsplit(src)
+        url = urlsplit(src)
+        path = unquote(url.path)
         # A path from the server's root (the 404 page's) starts with the site's own path:
         # nothing, or the repository's name on GitHub Pages.
-        targets = ([path.path[1:], re.sub(r"^/[^/]+/", "", path.path)] if path.path.startswith("/")
-                   else [posixpath.normpath(posixpath.join(posixpath.dirname(page),
-                                                           unquote(path.path)))])
-        if not path.scheme and not path.netloc and any(t.startswith("assets/") for t in targets):
+        targets = ([path[1:], re.sub(r"^/[^/]+/", "", path)] if path.startswith("/")
+                   else [posixpath.normpath(posixpath.join(posixpath.dirname(page), path))])
+        if not url.scheme and not url.netloc and any(t.startswith("assets/") for t in targets):
             return None
         return Problem(f"<script> from {src}", f"{RUNS}, and only the theme's scripts "
                        "under assets/ belong in the site")
