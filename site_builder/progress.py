@@ -56,8 +56,11 @@ class Progress:
         if self._live is not None:
             self._live.update(self._table())
             if kind == "failed" or row.get("state") == "failed" and kind == "finished":
-                self._live.console.print(f"[red]Error:[/] {row['message']}", markup=True,
-                                         highlight=False)
+                from rich.text import Text
+
+                # The message is the user's text, not markup, and stays on one line.
+                self._live.console.print(Text.assemble(("Error:", "red"), " ", row["message"]),
+                                         soft_wrap=True, highlight=False)
         else:
             self._line(event)
 

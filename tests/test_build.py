@@ -131,9 +131,10 @@ def test_a_failed_build_keeps_the_previous_site(site, tmp_path):
     assert tree(root / "site") == before
 
 
-def test_an_invalid_project_is_named_and_left_out(site, tmp_path):
+def test_an_invalid_project_is_named_and_the_site_left_whole(site, tmp_path):
     root = tmp_path / "folio"
     shutil.copytree(site, root, symlinks=True)
+    before = {name: tree(root / name) for name in ("site", "build")}
     config = root / "portfolio/projects/heart-disease/project.yml"
     config.write_text(config.read_text().replace("direction: maximize", "direction: upwards"))
     result = cli(root, "build")
@@ -141,6 +142,6 @@ def test_an_invalid_project_is_named_and_left_out(site, tmp_path):
     assert result.output == (
         "Error: portfolio/projects/heart-disease/project.yml: field 'metric.direction': "
         "Input should be 'maximize' or 'minimize'\n"
-        "Error: 1 project(s) left out of the site\n")
-    assert "Heart disease" not in page(root, "index.html")
-    assert "Breast cancer diagnosis" in page(root, "index.html")
+        "Error: 1 project(s) cannot be built; the site was left as it was\n")
+    assert {name: tree(root / name) for name in ("site", "build")} == before
+    assert "Heart disease" in page(root, "index.html")

@@ -79,9 +79,14 @@ def test_cell_timeout_ends_the_project_and_keeps_the_export(portfolio_root):
     nb.write_text(nb.read_text().replace("depth = 3", "depth = 4\\nimport time; time.sleep(60)"))
     result = cli(portfolio_root, "run", "--timeout", "3")
     assert result.exit_code == 1
-    assert "Error: alpha: notebooks/04_improve_results.ipynb: a cell ran longer than the 3 s " \
+    assert "Error: alpha: notebooks/04_improve_results.ipynb: cell 2: ran longer than the 3 s " \
            "timeout; stopped\n" in result.output
     assert tree(project / "export") == before
+    assert not (project / ".portfolio/staging").exists()
+    state = json.loads((project / ".portfolio/state.json").read_text())
+    assert state["failed"] == {"message": "alpha: notebooks/04_improve_results.ipynb: cell 2: ran "
+                                          "longer than the 3 s timeout; stopped",
+                               "step": "04_improve_results", "cell": 2, "log": None}
 
 
 def test_a_dying_kernel_ends_the_project_and_keeps_the_export(portfolio_root):
@@ -92,7 +97,8 @@ def test_a_dying_kernel_ends_the_project_and_keeps_the_export(portfolio_root):
     nb.write_text(nb.read_text().replace("rows = 10", "rows = 11\\nimport os; os._exit(1)"))
     result = cli(portfolio_root, "run")
     assert result.exit_code == 1
-    assert "Error: alpha: notebooks/02_prepare_data.ipynb: the kernel died" in result.output
+    assert "Error: alpha: notebooks/02_prepare_data.ipynb: cell 2: the kernel died (it crashed " \
+           "or ran out of memory)\n" in result.output
     assert tree(project / "export") == before
 
 
@@ -155,7 +161,11 @@ def test_status_table_says_where_each_project_stands(portfolio_root, monkeypatch
     assert rows["alpha"][2:6] == ["5/5", "stale: 04_improve_results: notebook code changed",
                                   "accuracy 0.750", "0.500"]
     assert rows["beta"][2:4] == ["0/5", "never run"]
-    assert rows["gamma"][3].startswith("failed: gamma: notebooks/03_evaluate_algorithms.ipynb")
+    assert rows["gamma"][3] == "failed (03_evaluate_algorithms, cell 4)"
+    log = portfolio_root / "portfolio/projects/gamma/.portfolio/logs/03_evaluate_algorithms.log"
+    assert result.output.splitlines()[-1] == (
+        "Last run failed: gamma: notebooks/03_evaluate_algorithms.ipynb: cell 4: "
+        f"ZeroDivisionError: division by zero (traceback in {log})")
 
 
 
@@ -171,3 +181,28 @@ def test_an_invalid_project_yml_is_named_and_the_others_still_run(portfolio_root
     assert result.output.endswith("beta: exported in " + result.output.split(
         "beta: exported in ")[1].split("\n")[0] + "\nError: 1 of 2 project(s) failed\n")
     assert (portfolio_root / "portfolio/projects/beta/export/metrics.json").is_file()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_killed_run_leaves_no_process_behind(portfolio_root, workers):
+    import psutil
+
+    sleep = "open('started', 'w').close()\nimport time; time.sleep(120)"
+    for slug in ("alpha", "beta"):
+        make_tiny(portfolio_root, slug, {"03_evaluate_algorithms": sleep})
+    process = subprocess.Popen([sys.executable, "-m", "site_builder", "run", "--workers", workers],
+                               cwd=portfolio_root, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    markers = [portfolio_root / f"portfolio/projects/{s}/notebooks/started" for s in ("alpha", "beta")]
+    deadline = time.monotonic() + 120
+    while sum(m.exists() for m in markers) < int(workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # the worker processes, the running kernels and those started ahead
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) >= 3 * int(workers)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    for child in alive:
+        child.kill()
+    assert alive == []
