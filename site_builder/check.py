@@ -12,6 +12,7 @@ from . import STEPS
 from .config import load_profile, load_project
 from .errors import PortfolioError
 from .layout import Portfolio, Project
+from .placeholders import find_placeholders
 
 ALLOWLIST = "portfolio/check-allowlist.txt"
 MB = 1024 * 1024
@@ -19,7 +20,7 @@ FILE_LIMIT, FILE_WARN, SITE_LIMIT = 100 * MB, 50 * MB, 1024 * MB
 # Detectors with a known shape; the entropy detectors flag ordinary code in every notebook.
 _SKIPPED_PLUGINS = ("HighEntropyString", "IPPublicDetector")
 KINDS = ("secret", "unsafe-html", "broken-link", "size", "smoke-run", "stale", "missing-steps",
-         "project-yml", "unreadable")
+         "project-yml", "unreadable", "placeholder")
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,9 @@ def run_checks(portfolio: Portfolio, site: Path | None = None) -> tuple[list[Fin
     except PortfolioError as exc:
         file, _, rest = exc.message.partition(": ")
         findings.append(Finding("project-yml", file, None, rest, "the site cannot be built"))
+    findings += [Finding("placeholder", file, None, what, "an example from portfolio init or the "
+                         "template; replace it with your own before publishing")
+                 for file, what in find_placeholders(portfolio)]
     for project in portfolio.projects():
         findings += check_project(portfolio, project, allowed)
     warnings: list[str] = []

@@ -241,3 +241,19 @@ def test_an_unreadable_profile_has_no_placeholders_to_report(tmp_path, text):
     init.initialize(root, KitSource("pip install x"))
     (root / "portfolio/profile.yml").write_bytes(text.encode("latin-1"))
     assert find_placeholders(Portfolio(root)) == []
+
+
+def test_check_reports_each_placeholder_as_a_finding(tmp_path):
+    root = tmp_path / "mine"
+    init.initialize(root, KitSource("pip install x"))
+    result = cli(root, "check")
+    assert result.exit_code == 1
+    why = "an example from portfolio init or the template; replace it with your own before publishing"
+    lines = [line for line in result.output.splitlines() if line.endswith(why)]
+    assert lines[:2] == [
+        f"portfolio/profile.yml: field 'name' is still the example 'Your Name', {why}",
+        f"portfolio/profile.yml: field 'headline' is still the example 'What you do, in one line', "
+        f"{why}",
+    ]
+    assert len(lines) == 6
+    assert result.output.splitlines()[-1].startswith("Error: 6 finding(s) (placeholder")
