@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -74,12 +75,13 @@ def test_project_page_shows_steps_metrics_and_links(site):
     assert "model-index:" in html
     # The record of the run: built-in data is named by its loader, a CSV by its hash.
     assert "<td>Backend and device</td>\n<td>tensorflow on CPU</td>" in html
+    # Text from files is written with character references (any the HTML shows as characters).
     assert "<td>Data</td>\n<td>built in: <code>sklearn.datasets.load_breast_cancer</code></td>" \
-        in html
+        in unescape(html)
     heart = page(site, "projects/heart-disease/index.html")
     data_hash = json.loads((site / "portfolio/projects/heart-disease/export/manifest.json")
                            .read_text())["inputs"]["data"]
-    assert f"<td>Data</td>\n<td><code>{data_hash[:16]}</code> (hash of data/)</td>" in heart
+    assert f"<td>Data</td>\n<td><code>{data_hash[:16]}</code> (hash of data/)</td>" in unescape(heart)
 
 
 def test_notebook_pages_show_outputs_as_files_without_noise(site):
