@@ -157,6 +157,8 @@ class Profile(Strict):
     repository: Line | None = None
     links: list[Link] = []
     site_url: Line | None = None
+    # The home page's order: these projects' slugs first, in this order (featured ones before).
+    order: list[Slug] = []
 
 
 def _field_path(loc: tuple) -> str:

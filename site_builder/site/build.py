@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -101,8 +102,54 @@ def thumbnail(source: Path) -> bytes:
     return out.getvalue()
 
 
-def collect(portfolio: Portfolio) -> tuple[list, list[str]]:
-    from .collect import load_view
+OG_SIZE = (1200, 630)
+
+
+def open_graph_image(view, cover: Path | None) -> bytes:
+    """The project's link preview, a PNG of 1200 x 630 (the size and format link previewers
+    show): its title, the headline number against the baseline, and the cover figure."""
+    import io
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from .pages import fmt, metric_label
+    from .sanitize import plain
+
+    canvas = Image.new("RGB", OG_SIZE, "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, OG_SIZE[0], 16), fill="#3f51b5")
+    left = 60 if cover is None else 48
+    text_width = 1080 if cover is None else 560
+    title = textwrap.wrap(plain(view.config.title), width=text_width // 28)[:2]
+    font = ImageFont.load_default
+    draw.multiline_text((left, 60), "\n".join(title), font=font(52), fill="#1a1a1a", spacing=10)
+    metric = view.config.metric.name
+    if view.primary:
+        draw.text((left, 230), fmt(view.primary["value"], metric), font=font(150), fill="#3f51b5")
+        draw.text((left, 410), f"{metric_label(metric)} on the test set", font=font(36), fill="#333333")
+        compared = []
+        if view.baseline and view.baseline["name"] == metric:
+            compared.append(f"baseline {fmt(view.baseline['value'], metric)}")
+        if view.reference:
+            compared.append(f"reference {fmt(view.reference['value'], metric)}")
+        draw.text((left, 470), " · ".join(compared), font=font(36), fill="#333333")
+    if view.smoke:
+        draw.text((left, 540), "smoke run", font=font(32), fill="#b3261e")
+    if cover is not None:
+        with Image.open(cover) as figure:
+            figure = figure.convert("RGB")
+            figure.thumbnail((560, 540), Image.Resampling.LANCZOS)
+            canvas.paste(figure, (620 + (560 - figure.width) // 2, 45 + (540 - figure.height) // 2))
+    out = io.BytesIO()
+    canvas.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def collect(portfolio: Portfolio, order: list[str] | None = None) -> tuple[list, list[str]]:
+    """The projects' views, featured first, then in the owner's order (profile.yml: order),
+    then the most recently run first."""
+    from .collect import load_view, sort_views
 
     views, errors = [], []
     for project in portfolio.projects():
@@ -113,12 +160,11 @@ def collect(portfolio: Portfolio) -> tuple[list, list[str]]:
             continue
         if view is not None:
             views.append(view)
-    views.sort(key=lambda v: (not v.config.featured, v.config.title.lower()))
-    return views, errors
+    return sort_views(views, order or []), errors
 
 
 def write_project(writer: DocsWriter, view, repository: str | None,
-                  thumb: str | None = None) -> None:
+                  image: str | None = None) -> None:
     import hashlib
 
     from . import pages
@@ -135,6 +181,8 @@ def write_project(writer: DocsWriter, view, repository: str | None,
         exported.setdefault(hashlib.sha256(data).digest(), f"../figures/{figure.name}")
         step = figure.name.rpartition("-")[0]
         figure_urls.setdefault(step, []).append(f"figures/{figure.name}")
+    captions: dict[str, str] = {}
+    errors_figure = None
     narratives = {}
     for path in view.notebooks:
         step = path.stem
@@ -151,6 +199,10 @@ def write_project(writer: DocsWriter, view, repository: str | None,
                         f"{view.project.rel(_path)}: an output image")
             return name
 
+        for name, caption, code in figure_sources(notebook, exported):
+            captions.setdefault(name, caption)
+            if step == "05_present_results" and not errors_figure and ERRORS.search(code):
+                errors_figure = name
         cells = markdown_cells(notebook, sink)
         narratives[step] = pages.narrative(
             [_source(c) for c in notebook.get("cells", []) if c.get("cell_type") == "markdown"],
@@ -158,9 +210,48 @@ def write_project(writer: DocsWriter, view, repository: str | None,
         body = render_notebook(notebook, sink, f"{view.config.title}, {step}",
                                [html for html, _ in cells])
         writer.text(f"{base}/{step}/index.md",
-                    pages.notebook_page(view, step, body, thumb, repository))
+                    pages.notebook_page(view, step, body, image, repository))
+    if errors_figure is None:  # no figure names the errors: step 5's first
+        errors_figure = next((f.name for f in view.figures_of("05_present_results")), None)
     writer.text(f"{base}/index.md",
-                pages.project_page(view, narratives, figure_urls, repository, thumb))
+                pages.project_page(view, narratives, figure_urls, repository, image, captions,
+                                   errors_figure))
+
+
+# The step-5 figure shown as "what the model gets wrong": the first whose code cell names its
+# errors (a confusion matrix, residuals, the misclassified examples).
+ERRORS = re.compile(r"confusion|residual|misclass|wrong|mistake|error", re.IGNORECASE)
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+
+
+def figure_sources(notebook: dict, exported: dict[bytes, str]):
+    """(file name, caption, code) of each exported figure a code cell of the notebook shows:
+    the caption is the heading it sits under, the code is the cell's source."""
+    import base64
+    import hashlib
+
+    from ..export import IMAGE_TYPES
+
+    caption = ""
+    for cell in notebook.get("cells", []):
+        source = _source(cell)
+        if cell.get("cell_type") == "markdown":
+            headings = _HEADING.findall(source)
+            caption = headings[-1].strip() if headings else caption
+            continue
+        for output in cell.get("outputs", []):
+            for mime in IMAGE_TYPES:
+                data = (output.get("data") or {}).get(mime)
+                if not isinstance(data, str | list):
+                    continue
+                text = "".join(data)
+                try:
+                    raw = text.encode() if mime == "image/svg+xml" else base64.b64decode(text)
+                except ValueError:
+                    continue
+                known = exported.get(hashlib.sha256(raw).digest())
+                if known:
+                    yield known.rpartition("/")[2], caption, source
 
 
 def _source(cell: dict) -> str:
@@ -169,19 +260,24 @@ def _source(cell: dict) -> str:
 
 
 def render_project(writer: DocsWriter, view, repository: str | None) -> str | None:
-    """A project's pages, assets and thumbnail; returns the thumbnail's path, if any."""
+    """A project's pages, assets, Open Graph image and, for the owner's cover, the card's
+    thumbnail; returns the Open Graph image's path."""
+    from .pages import card_cover
+
     cover = view.cover()
-    thumb = None
-    if cover is not None:
-        thumb = f"projects/{view.slug}/thumb.webp"
-        try:
-            image = thumbnail(cover)
-        except (OSError, ValueError):  # PIL's errors for a file it cannot read as an image
-            raise PortfolioError(f"{view.project.rel(cover)}: not an image a thumbnail can be "
-                                 "made from") from None
-        writer.data(thumb, image)
-    write_project(writer, view, repository, thumb)
-    return thumb
+    image = f"projects/{view.slug}/og.png"
+    thumb = card_cover(view)
+    try:
+        preview = open_graph_image(view, cover)
+        small = thumbnail(cover) if thumb else None
+    except (OSError, ValueError):  # PIL's errors for a file it cannot read as an image
+        raise PortfolioError(f"{view.project.rel(cover)}: not an image a thumbnail can be "
+                             "made from") from None
+    writer.data(image, preview)
+    if thumb and small:
+        writer.data(thumb, small)
+    write_project(writer, view, repository, image)
+    return image
 
 
 def _listing(folder: Path) -> dict[str, int]:
@@ -208,7 +304,7 @@ class Reuse:
 
     def take(self, writer: DocsWriter, view, key: str | None) -> tuple[bool, str | None]:
         """Copies the project's sources of the previous build where they are still valid:
-        (whether it did, the thumbnail's path)."""
+        (whether it did, the Open Graph image's path)."""
         base = f"projects/{view.slug}"
         old = self.previous.get(view.slug)
         source = self.docs / base
@@ -235,7 +331,7 @@ def _render_job(index: int) -> str | None:
 
 
 def render_projects(writer: DocsWriter, views: list, repository: str | None) -> list[str | None]:
-    """Each project's pages (thumbnails returned in order), on every core where there are many."""
+    """Each project's pages (Open Graph images returned in order), on every core where there are many."""
     from .workers import cores, fork_map
 
     global _JOBS
@@ -255,7 +351,12 @@ def generate(portfolio: Portfolio, docs: Path, reuse: Reuse | None = None) -> li
     from . import pages
 
     profile = load_profile(portfolio.profile_file, portfolio.rel(portfolio.profile_file))
-    views, errors = collect(portfolio)
+    folders = {project.dir.name for project in portfolio.projects()}
+    for slug in profile.order:
+        if slug not in folders:
+            raise PortfolioError(f"{portfolio.rel(portfolio.profile_file)}: field 'order': no "
+                                 f"project '{slug}' in portfolio/projects/")
+    views, errors = collect(portfolio, profile.order)
     for message in errors:
         click.echo(f"Error: {message}", err=True)
     if errors:
@@ -264,20 +365,21 @@ def generate(portfolio: Portfolio, docs: Path, reuse: Reuse | None = None) -> li
     photo = _photo(portfolio, profile.photo) if profile.photo else None
     writer = DocsWriter(docs)
     reuse = reuse or Reuse({}, docs, None)
-    thumbs: dict[str, str | None] = {}
+    # Each project's Open Graph image (recorded in the build state as its "thumb").
+    images: dict[str, str | None] = {}
     keys = {view.slug: reuse.key(view, profile.repository) for view in views}
     todo = []
     for view in views:
-        taken, thumbs[view.slug] = reuse.take(writer, view, keys[view.slug])
+        taken, images[view.slug] = reuse.take(writer, view, keys[view.slug])
         if not taken:
             todo.append(view)
-    for view, thumb in zip(todo, render_projects(writer, todo, profile.repository), strict=True):
-        thumbs[view.slug] = thumb
+    for view, image in zip(todo, render_projects(writer, todo, profile.repository), strict=True):
+        images[view.slug] = image
     for view in views:
-        reuse.record(writer, view, keys[view.slug], thumbs[view.slug])
-    thumbs = {slug: thumb for slug, thumb in thumbs.items() if thumb}
-    image = pages.cover_image(views, thumbs)
-    writer.text("index.md", pages.home_page(profile, views, thumbs))
+        reuse.record(writer, view, keys[view.slug], images[view.slug])
+    found = {slug: image for slug, image in images.items() if image}
+    image = pages.cover_image(views, found)
+    writer.text("index.md", pages.home_page(profile, views, found))
     writer.text("leaderboard.md", pages.leaderboard_page(views, image))
     writer.text("skills.md", pages.skills_page(views, image))
     writer.text("about.md", pages.about_page(profile, views, image))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from .. import STEPS
@@ -91,6 +92,21 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
         dataset=entry(config.dataset.name) if config.dataset.source == "builtin" else None,
         steps_done=len(present),
     )
+
+
+def sort_views(views: list[ProjectView], order: list[str]) -> list[ProjectView]:
+    """Featured projects first; then those the owner's order names (profile.yml: order, a
+    list of slugs), in that order; then the most recently finished run first, then by title."""
+    rank = {slug: i for i, slug in enumerate(order)}
+
+    def finished(view: ProjectView) -> float:
+        try:
+            return datetime.fromisoformat(str(view.manifest.get("finished"))).timestamp()
+        except ValueError:
+            return 0.0
+
+    return sorted(views, key=lambda v: (not v.config.featured, rank.get(v.slug, len(rank)),
+                                        -finished(v), v.config.title.lower()))
 
 
 def _figure_order(path: Path) -> tuple:

@@ -94,14 +94,19 @@ def headline(view: ProjectView) -> str:
 
 # --- home page ---------------------------------------------------------------------------
 
-def cover_image(views: list[ProjectView], thumbs: dict[str, str]) -> str | None:
-    """The portfolio's Open Graph image: the thumbnail of the first project that has one."""
-    return next((thumbs[v.slug] for v in views if v.slug in thumbs), None)
+def cover_image(views: list[ProjectView], images: dict[str, str]) -> str | None:
+    """The portfolio's Open Graph image: the first project's."""
+    return next((images[v.slug] for v in views if v.slug in images), None)
 
 
-def home_page(profile: Profile, views: list[ProjectView], thumbs: dict[str, str]) -> str:
+def card_cover(view: ProjectView) -> str | None:
+    """The thumbnail of the figure the owner chose as the card's cover (project.yml: cover)."""
+    return f"projects/{view.slug}/thumb.webp" if view.config.cover and view.cover() else None
+
+
+def home_page(profile: Profile, views: list[ProjectView], images: dict[str, str]) -> str:
     out = [front_matter(profile.name, profile.headline or f"{profile.name}'s portfolio",
-                        image=cover_image(views, thumbs), hide=("navigation", "toc"))]
+                        image=cover_image(views, images), hide=("navigation", "toc"))]
     out.append(f"# {md_text(profile.name)}\n")
     if profile.headline:
         out.append(f'<p class="pf-headline">{escape(plain(profile.headline))}</p>\n')
@@ -120,27 +125,63 @@ def home_page(profile: Profile, views: list[ProjectView], thumbs: dict[str, str]
                    f"{buttons}</div>\n")
     out.append('<div class="pf-cards" markdown>\n')
     for i, view in enumerate(views):
-        out.append(card(view, thumbs.get(view.slug), eager=i < EAGER_CARDS))
+        out.append(card(view, eager=i < EAGER_CARDS))
     out.append("</div>\n")
     return "\n".join(out)
 
 
-def card(view: ProjectView, thumb: str | None, eager: bool = False) -> str:
-    """A project's card; the first cards' thumbnails load at once (the largest paint of the
-    page is one of them), the others when they scroll into view."""
+def card_chart(view: ProjectView) -> str:
+    """The card's cover drawn for its size: the headline number large, and bars of the result
+    against the baseline (and the reference); colours from the theme, light and dark."""
+    metric = view.config.metric.name
+    if not view.primary:
+        return ""
+    direction = "higher" if view.config.metric.direction == "maximize" else "lower"
+    value = view.primary["value"]
+    rows = [("this project", value, "pf-cc-result" + (" pf-cc-worse" if _better(view) == "worse"
+                                                      else ""))]
+    if view.baseline and view.baseline["name"] == metric:
+        rows.append(("baseline", view.baseline["value"], "pf-cc-baseline"))
+    if view.reference:
+        rows.append(("reference", view.reference["value"], "pf-cc-reference"))
+    top = max(abs(r[1]) for r in rows) or 1.0
+    parts = [f'<text x="12" y="50" class="pf-cc-big">{fmt(value, metric)}</text>',
+             f'<text x="12" y="74" class="pf-cc-label">{escape(metric_label(metric))} · '
+             f"{direction} is better</text>"]
+    for i, (label, number, cls) in enumerate(rows):
+        y = 92 + i * 22
+        width = max(2.0, 120 * abs(number) / top)
+        parts.append(f'<text x="12" y="{y + 13}" class="pf-cc-label">{label}</text>'
+                     f'<rect x="100" y="{y + 2}" width="{width:.1f}" height="14" class="{cls}"></rect>'
+                     f'<text x="{106 + width:.1f}" y="{y + 13}" class="pf-cc-label">'
+                     f"{fmt(number, metric)}</text>")
+    said = "; ".join(f"{label} {fmt(number, metric)}" for label, number, _ in rows)
+    return (f'<svg class="pf-card-chart" viewBox="0 0 280 {96 + 22 * len(rows)}" role="img" '
+            f'aria-label="{escape(metric_label(metric))}: {said} ({direction} is better)">'
+            + "".join(parts) + "</svg>")
+
+
+def card(view: ProjectView, eager: bool = False) -> str:
+    """A project's card: the owner's cover (the first cards' load at once: the largest paint
+    of the page is one of them) or the result drawn for the card."""
     c = view.config
     data_tags = " ".join(tag_slug(t) for t in c.tags)
     lines = [f'<div class="pf-card" data-tags="{escape(data_tags)}" markdown>', ""]
+    thumb = card_cover(view)
     if thumb:
         loading = "" if eager else " loading=lazy"
         lines.append(f"[![{md_text(c.title)}]({url_path(thumb)}){{ .pf-thumb{loading} }}]"
                      f"(projects/{c.slug}/index.md)\n")
+    else:
+        lines.append(card_chart(view) + "\n")
     lines.append(f"### [{md_text(c.title)}](projects/{c.slug}/index.md)\n")
     lines.append(f"{md_text(c.summary)}\n")
     lines.append(headline(view) + "\n")
     status = f"{view.steps_done} of 5 steps"
     if view.smoke:
         status += ' · <span class="pf-smoke">smoke run</span>'
+    if _better(view) == "worse":
+        status += ' · <span class="pf-worse">does not beat its baseline</span>'
     if c.featured:
         status += " · featured"
     lines.append(f'<span class="pf-meta">{status}</span>\n')
@@ -198,8 +239,8 @@ def metrics_table(records: list[dict]) -> str:
                        if spread else "")
         rows.append(f"| {md_text(m.get('model', '—'))} | {md_text(metric_label(m['name']))} | "
                     f"{md_text(m['split'])} | {fmt(m['value'], m['name'])} | {md_text(spread_text)} |")
-    # Cells kept on one line (portfolio.css): on a phone the table scrolls sideways as a whole.
-    return '<div class="pf-metrics" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
+    # On a phone each row is a block of labelled lines (portfolio.css: .pf-stack).
+    return '<div class="pf-metrics pf-stack" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
 
 
 def notebook_links(view: ProjectView, step: str, repository: str | None) -> str:
@@ -228,27 +269,39 @@ def _github(repository: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dict[str, list[str]],
-                 repository: str | None, image: str | None = None) -> str:
+def verdict(view: ProjectView) -> str:
+    """One sentence: the result against the baseline and the reference, in the metric's
+    direction."""
     c = view.config
     metric = c.metric.name
-    out = [front_matter(c.title, c.summary or c.title, image=image)]
-    out.append(f"# {md_text(c.title)}\n")
-    if view.smoke:
-        out.append('!!! warning "Smoke run"\n    These results come from a fast smoke run '
-                   "(few epochs, few folds): they check that the project runs, not how well.\n")
-    out.append(f"{md_text(c.summary)}\n")
-    if c.tags:
-        out.append(" ".join(f"[<code>{md_text(t)}</code>](../../tags/{tag_slug(t)}.md)"
-                            for t in c.tags)
-                   + "\n")
-    out.append("## Overview\n")
-    data = view.dataset["title"] if view.dataset else f"own data ({c.dataset.name})"
-    out.append(f"| | |\n|---|---|\n| Problem | {SKILLS[c.problem_type]} |\n"
-               f"| Data | {md_text(data)} |\n| Model | {md_text(c.model)} |\n"
-               f"| Metric | {md_text(metric_label(metric))} on the held-out test set, "
-               f"{'higher' if c.metric.direction == 'maximize' else 'lower'} is better |\n")
-    out.append("### Result against the benchmark\n")
+    if not view.primary:
+        return "No test score yet."
+    text = (f"{md_text(c.model)} scores {md_text(metric_label(metric))} "
+            f"**{fmt(view.primary['value'], metric)}** on the held-out test set")
+    better = _better(view)
+    if better:
+        text += (f", {better} than the naive baseline ({fmt(view.baseline['value'], metric)}, "
+                 f"{md_text(view.baseline.get('strategy', ''))})")
+    if view.reference:
+        sign = 1 if c.metric.direction == "maximize" else -1
+        ahead = sign * (view.primary["value"] - view.reference["value"]) >= 0
+        text += (f" and {'level with or ahead of' if ahead else 'behind'} the published "
+                 f"reference ({fmt(view.reference['value'], metric)})")
+    return text + "."
+
+
+def best_published(view: ProjectView) -> dict | None:
+    """The registry's best published result for the project's metric, where it has one."""
+    best = (view.dataset or {}).get("best")
+    if isinstance(best, dict) and best.get("metric") == view.config.metric.name \
+            and isinstance(best.get("value"), int | float):
+        return best
+    return None
+
+
+def comparison_table(view: ProjectView) -> str:
+    c = view.config
+    metric = c.metric.name
     rows = ["| | " + md_text(metric_label(metric)) + " | how |", "|---|---|---|"]
     if view.baseline:
         b = view.baseline
@@ -264,8 +317,93 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
                     f"{md_text(r['protocol'])}; {md_text(r['source'])} |")
     elif c.dataset.source != "builtin":
         rows.append("| Reference | — | own data: no published reference |")
-    out.append("\n".join(rows) + "\n")
+    best = best_published(view)
+    if best:
+        how = "; ".join(md_text(best[k]) for k in ("model", "protocol", "source") if best.get(k))
+        rows.append(f"| Best published | {fmt(best['value'], metric)} | {how} |")
+    return '<div class="pf-compare" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
+
+
+def worse_note(view: ProjectView) -> str:
+    """The mark of a project whose test score does not beat its naive baseline."""
+    if _better(view) != "worse":
+        return ""
+    metric = view.config.metric.name
+    return ('!!! failure "Does not beat its baseline"\n    The test score '
+            f"({fmt(view.primary['value'], metric)}) is no better than the naive baseline's "
+            f"({fmt(view.baseline['value'], metric)}) in the metric's direction.\n")
+
+
+def _first_paragraph(html: str) -> tuple[str, str]:
+    """(the narrative's first paragraph, the rest): the step's summary and its details."""
+    match = re.search(r"<p>.*?</p>", html, re.S)
+    if not match:
+        return "", html
+    return match.group(0), (html[:match.start()] + html[match.end():]).strip()
+
+
+def step_figures(step: str, urls: list[str], captions: dict[str, str]) -> str:
+    """A step's figures, each with its caption (the heading it sits under in the notebook) as
+    alt text, else the step's title."""
+    out = []
+    for i, url in enumerate(urls, start=1):
+        alt = captions.get(url.rpartition("/")[2]) or f"{STEP_TITLES[step]}, figure {i}"
+        out.append(f"![{md_text(alt)}]({url_path(url)}){{ loading=lazy }}\n")
+    return "\n".join(out)
+
+
+def _step_numbers(view: ProjectView, step: str) -> str:
+    """The step's key number in a line: what a reader wants before opening the details."""
+    records = _step_metrics(view, step)
+    metric = view.config.metric.name
+    if step == "01_define_problem" and view.baseline:
+        return f"Naive baseline: {md_text(metric_label(view.baseline['name']))} " \
+               f"{fmt(view.baseline['value'], view.baseline['name'])}."
+    if step == "05_present_results" and view.primary:
+        return f"Test score: {md_text(metric_label(metric))} **{fmt(view.primary['value'], metric)}**."
+    scored = [m for m in records if m["name"] == metric and m.get("model")]
+    if scored:
+        sign = 1 if view.config.metric.direction == "maximize" else -1
+        top = max(scored, key=lambda m: sign * m["value"])
+        spread = f" ± {fmt(top['spread']['std'], metric)}" if top.get("spread") else ""
+        return (f"Best of {len(scored)}: {md_text(top['model'])}, {md_text(metric_label(metric))} "
+                f"{fmt(top['value'], metric)}{spread} ({md_text(top['split'])}).")
+    return ""
+
+
+def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dict[str, list[str]],
+                 repository: str | None, image: str | None = None,
+                 captions: dict[str, str] | None = None, errors_figure: str | None = None) -> str:
+    """The answers first (question, result, comparison, errors), then each step in a few
+    lines with its details folded, then the record folded. `captions`: alt text by figure
+    file name; `errors_figure`: the step-5 figure that shows the model's errors."""
+    c = view.config
+    captions = captions or {}
+    out = [front_matter(c.title, c.summary or c.title, image=image)]
+    out.append(f"# {md_text(c.title)}\n")
+    if view.smoke:
+        out.append('!!! warning "Smoke run"\n    These results come from a fast smoke run '
+                   "(few epochs, few folds): they check that the project runs, not how well.\n")
+    out.append(worse_note(view))
+    if c.tags:
+        out.append(" ".join(f"[<code>{md_text(t)}</code>](../../tags/{tag_slug(t)}.md)"
+                            for t in c.tags) + "\n")
+    data = view.dataset["title"] if view.dataset else f"own data ({c.dataset.name})"
+    direction = "higher" if c.metric.direction == "maximize" else "lower"
+    out.append(f"**The question.** {md_text(c.summary)} {SKILLS[c.problem_type]} on "
+               f"{md_text(data)}, scored by {md_text(metric_label(c.metric.name))} on "
+               f"held-out data ({direction} is better).\n")
+    out.append(f"**What was found.** {verdict(view)}\n")
+    out.append("## How it compares\n")
+    out.append(comparison_table(view))
     out.append(result_chart(view) + "\n")
+    if errors_figure:
+        caption = captions.get(errors_figure) or "The model's errors on the test set"
+        out.append("## What the model gets wrong\n")
+        out.append(f"{md_text(caption)}, from step 5 "
+                   f"([the notebook](05_present_results/index.md) explains it).\n")
+        out.append(f"![{md_text(caption)}]({url_path('figures/' + errors_figure)})"
+                   "{ .pf-errors loading=lazy }\n")
 
     out.append("## The five steps\n")
     for number, step in enumerate(STEPS, start=1):
@@ -273,32 +411,42 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
         if not (view.project.export_dir / "notebooks" / f"{step}.ipynb").is_file():
             out.append("Not done yet.\n")
             continue
-        if narratives.get(step):
-            out.append(f'<div class="pf-narrative">\n{inert_in_markdown(narratives[step])}\n</div>\n')
-        table = metrics_table(_step_metrics(view, step))
-        if table:
-            out.append(table)
+        summary, rest = _first_paragraph(narratives.get(step, ""))
+        if summary:
+            out.append(f'<div class="pf-narrative">\n{inert_in_markdown(summary)}\n</div>\n')
+        numbers = _step_numbers(view, step)
+        if numbers:
+            out.append(numbers + "\n")
+        details = []
+        if rest:
+            details.append(f'<div class="pf-narrative">\n{inert_in_markdown(rest)}\n</div>\n')
+        details.append(metrics_table(_step_metrics(view, step)))
         for param in (p for p in view.metrics.get("params", []) if p.get("step") == step):
             settings = ", ".join(f"{k} = {v}" for k, v in param["params"].items())
-            out.append(f"**{md_text(param['name'])}**: {md_text(settings)}\n")
-        for i, url in enumerate(figure_urls.get(step, []), start=1):
-            out.append(f"![{STEP_TITLES[step]}, figure {i}]({url_path(url)}){{ loading=lazy }}\n")
+            details.append(f"**{md_text(param['name'])}**: {md_text(settings)}\n")
+        details.append(step_figures(step, figure_urls.get(step, []), captions))
+        out.append(fold("Details: narrative, tables and figures", "".join(d for d in details if d)))
         out.append(notebook_links(view, step, repository))
 
     # Tables of numbers and run metadata stay out of the search index (it loads with every page).
-    out.append("## Metrics { data-search-exclude }\n")
-    out.append(metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n")
-    out.append(model_card(view))
-    out.append(run_record(view))
+    out.append("## Metrics, model card and record { data-search-exclude }\n")
+    out.append(fold("Every metric recorded",
+                    metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n"))
+    out.append(fold("Model card", model_card(view)))
+    out.append(fold("Record of the run", run_record(view)))
     return "\n".join(out)
+
+
+def fold(title: str, body: str) -> str:
+    """A block closed until clicked (Material styles <details> as a collapsible admonition)."""
+    return f'<details class="pf-fold" markdown>\n<summary>{title}</summary>\n\n{body}\n</details>\n'
 
 
 def model_card(view: ProjectView) -> str:
     c = view.config
     test = [m for m in view.metrics.get("metrics", []) if m["split"] == "test"]
     dataset = view.dataset["title"] if view.dataset else c.dataset.name
-    lines = ["## Model card { data-search-exclude }\n",
-             f"- **Model**: {md_text(c.model)} ({md_text(c.problem_type)})",
+    lines = [f"- **Model**: {md_text(c.model)} ({md_text(c.problem_type)})",
              f"- **Intended use**: {md_text(c.model_card.intended_use)}",
              f"- **Data**: {md_text(dataset)}; 80 % for training and model selection, 20 % "
              "held out for the test scores below",
@@ -321,7 +469,7 @@ def run_record(view: ProjectView) -> str:
     m = view.manifest
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
     digest = str(m.get("inputs", {}).get("project.yml") or "—")[:16]
-    rows = ["## Record of the run { data-search-exclude }\n", "| | |", "|---|---|",
+    rows = ["| record of the run | value |", "|---|---|",
             f"| Run | {'smoke run (--fast)' if m.get('smoke_run') else 'full run'}, finished "
             f"{md_text(m.get('finished', '—'))} |",
             f"| Seed | {md_text(m.get('seed', '—'))} |",
@@ -389,7 +537,7 @@ def notebook_page(view: ProjectView, step: str, body: str, image: str | None = N
 
 def leaderboard_page(views: list[ProjectView], image: str | None = None) -> str:
     out = [front_matter("Leaderboard", "Every project's result against its baseline and reference",
-                        image=image)]
+                        image=image, hide=("navigation", "toc"))]
     out.append("# Leaderboard\n")
     out.append("Each project's test score next to its dataset's naive baseline and published "
                "reference. Click a column heading to sort.\n")
@@ -403,9 +551,11 @@ def leaderboard_page(views: list[ProjectView], image: str | None = None) -> str:
         ref = fmt(v.reference["value"], metric) if v.reference else "—"
         rows.append(f"| [{md_text(v.config.title)}](projects/{v.slug}/index.md) | {md_text(data)} "
                     f"| {md_text(v.config.model)} | {md_text(metric_label(metric))} | {base} | "
-                    f"{fmt(v.primary and v.primary['value'], metric)} | {ref} | "
+                    f"{fmt(v.primary and v.primary['value'], metric)}"
+                    f"{' (below baseline)' if _better(v) == 'worse' else ''} | {ref} | "
                     f"{'smoke' if v.smoke else 'full'} |")
-    out.append('<div class="pf-sortable" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n")
+    out.append('<div class="pf-sortable pf-stack pf-leaderboard" markdown>\n\n' + "\n".join(rows)
+               + "\n\n</div>\n")
     return "\n".join(out)
 
 
