@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 from slugify import slugify
 
-from . import PROBLEM_TYPES
+from . import PROBLEM_TYPES, keras_data
 from .config import SLUG_MAX, ProjectConfig, validation_message
 from .datasets import (
     CsvFile,
@@ -156,7 +156,7 @@ def _slug(spec: NewProject) -> str:
 
 
 def _config(spec: NewProject, slug: str, kind: dict) -> ProjectConfig:
-    dataset: dict = {"name": kind["builtin"], "source": "builtin"}
+    dataset: dict = {"name": spec.dataset or kind["builtin"], "source": "builtin"}
     if spec.data is not None:
         folder = spec.problem == "image-classification"
         dataset = {"name": spec.data.name if folder else spec.data.stem,
@@ -177,13 +177,19 @@ def _config(spec: NewProject, slug: str, kind: dict) -> ProjectConfig:
         raise PortfolioError(validation_message(exc, OPTIONS)) from None
 
 
+def builtin_datasets(problem: str, kind: dict) -> list[str]:
+    """The problem type's own dataset first, then the opt-in keras.datasets ones it can use."""
+    return [kind["builtin"], *(keras_data.DATASETS if problem == "image-classification" else ())]
+
+
 def _check_data(spec: NewProject, kind: dict) -> CsvFile | None:
     """Check the dataset options and the user's data; return their CSV file as read, if any."""
     if spec.data is None:
-        if spec.dataset not in (None, kind["builtin"]):
+        choices = builtin_datasets(spec.problem, kind)
+        if spec.dataset not in (None, *choices):
             raise PortfolioError(
                 f"--dataset: unknown dataset {spec.dataset!r} for {spec.problem} "
-                f"(built-in: {kind['builtin']}; or give your own with --data)"
+                f"(built-in: {', '.join(choices)}; or give your own with --data)"
             )
         return None
     if spec.dataset is not None:
@@ -215,6 +221,9 @@ def new_project(portfolio: Portfolio, spec: NewProject, no_input: bool = True) -
     if destination.exists():
         raise PortfolioError(f"{portfolio.rel(destination)}: project '{config.slug}' exists already")
     table = _check_data(spec, kind)
+    if config.dataset.name in keras_data.DATASETS:
+        # The kit's only download, done before anything is made so that a failure leaves nothing.
+        keras_data.ensure(config.dataset.name)
 
     portfolio.projects_dir.mkdir(parents=True, exist_ok=True)
     try:
