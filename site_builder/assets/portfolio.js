@@ -1,10 +1,19 @@
-// Tag filter on the home page, sortable leaderboard columns, the search dialog's name.
+// Tag filter on the home page, sortable leaderboard columns, the search dialog's name, wide
+// notebook outputs reachable by keyboard.
 // Works with Material's instant navigation (document$) and without it.
 (function () {
   // Material's search overlay is a role="dialog" without a name: give it one (accessibility).
   var search = document.querySelector('.md-search[role="dialog"]');
   if (search && !search.hasAttribute("aria-label")) { search.setAttribute("aria-label", "Search"); }
   function setup() {
+    // An output wider than the page scrolls sideways: a keyboard user scrolls it once focused.
+    document.querySelectorAll(".nb-output").forEach(function (output) {
+      if (output.scrollWidth > output.clientWidth && !output.hasAttribute("tabindex")) {
+        output.setAttribute("tabindex", "0");
+        output.setAttribute("role", "region");
+        output.setAttribute("aria-label", "Notebook output, scrolls sideways");
+      }
+    });
     var buttons = document.querySelectorAll(".pf-filter .pf-tag");
     buttons.forEach(function (button) {
       button.addEventListener("click", function () {

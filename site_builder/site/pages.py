@@ -302,7 +302,7 @@ def best_published(view: ProjectView) -> dict | None:
 def comparison_table(view: ProjectView) -> str:
     c = view.config
     metric = c.metric.name
-    rows = ["| | " + md_text(metric_label(metric)) + " | how |", "|---|---|---|"]
+    rows = ["| against | " + md_text(metric_label(metric)) + " | how |", "|---|---|---|"]
     if view.baseline:
         b = view.baseline
         rows.append(f"| Naive baseline | {fmt(b['value'], b['name'])}"
