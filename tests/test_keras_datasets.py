@@ -208,7 +208,8 @@ def test_keras_datasets_are_for_images_only(keras_home, tmp_path):
 @pytest.mark.xdist_group("kernel")
 def test_fast_run_keeps_the_official_split_and_scores_the_baseline_on_it(keras_home, tmp_path):
     """Steps 1 and 2 on a fake MNIST of 200 training and 50 test images in Keras' cache,
-    through a real `portfolio run --fast` (steps 3 to 5 run on what step 2 wrote)."""
+    through a real `portfolio run --fast` (steps 3 to 5 run on what step 2 wrote); then step 2
+    alone with a smaller `max_train_images`."""
     (_, y_train), (x_test, y_test) = write_cache(keras_home, "mnist")
     root = make_portfolio(tmp_path / "folio")
     assert cli(root, "new", "Digits", "--problem", "image-classification", "--dataset", "mnist",
@@ -217,12 +218,12 @@ def test_fast_run_keeps_the_official_split_and_scores_the_baseline_on_it(keras_h
     assert result.exit_code == 0, result.output
     project = root / "portfolio/projects/digits"
     prepared = project / "data/prepared"
-    test = np.load(prepared / "test.npz")
-    np.testing.assert_array_equal(test["y"], y_test)  # the official test images, in order
-    np.testing.assert_allclose(test["X"][..., 0], x_test / 255, atol=1e-6)
-    train = np.load(prepared / "train.npz")
-    assert train["X"].shape == (200, 28, 28, 1) and train["X"].dtype == np.float32
-    assert sorted(np.bincount(train["y"])) == sorted(np.bincount(y_train))
+    with np.load(prepared / "test.npz") as test:
+        np.testing.assert_array_equal(test["y"], y_test)  # the official test images, in order
+        np.testing.assert_allclose(test["X"][..., 0], x_test / 255, atol=1e-6)
+    with np.load(prepared / "train.npz") as train:
+        assert train["X"].shape == (200, 28, 28, 1) and train["X"].dtype == np.float32
+        assert sorted(np.bincount(train["y"])) == sorted(np.bincount(y_train))
     assert json.loads((prepared / "classes.json").read_text()) == [str(d) for d in range(10)]
     assert json.loads((prepared / "scaling.json").read_text()) == {"divide_by": 255.0,
                                                                    "shape": [28, 28, 1]}
@@ -230,3 +231,15 @@ def test_fast_run_keeps_the_official_split_and_scores_the_baseline_on_it(keras_h
     # The training majority ('1', 21 of 200) scored on the test images: 6 of 50.
     assert baseline["value"] == pytest.approx(6 / 50)
     assert baseline["strategy"] == "majority class (1)"
+
+    # Step 2 again with a subset: 100 training images, every class in its share; all test images.
+    import papermill
+
+    papermill.execute_notebook(str(project / "notebooks/02_prepare_data.ipynb"),
+                               str(tmp_path / "step2.ipynb"), parameters={"max_train_images": 100},
+                               cwd=str(project / "notebooks"), kernel_name="python3",
+                               progress_bar=False)
+    with np.load(prepared / "train.npz") as train, np.load(prepared / "test.npz") as test:
+        assert len(train["y"]) == 100
+        assert np.abs(np.bincount(train["y"]) - np.bincount(y_train) / 2).max() <= 1
+        assert len(test["y"]) == 50
