@@ -103,14 +103,15 @@ def _kernel_manager_class(log: BinaryIO):
 
 
 class StartedKernel:
-    """A Python kernel started in `cwd` that imports `modules` as soon as it is up.
+    """A Python kernel started in `cwd` that imports `modules` as soon as it is up, with
+    `env` added to this process's environment.
 
     With `after`, the imports wait until that kernel's are done: on a machine with few cores,
     the kernel needed next gets them first, not a share with the kernels needed later.
     """
 
     def __init__(self, cwd: Path, log_path: Path, modules: list[str],
-                 after: StartedKernel | None = None):
+                 after: StartedKernel | None = None, env: dict[str, str] | None = None):
         from jupyter_core.utils import run_sync
 
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +127,8 @@ class StartedKernel:
         with log_path.open("ab") as log:
             self.manager = _kernel_manager_class(log)(kernel_name="python3", **transport)
             # Returns once the process is launched, not once the kernel is up.
-            run_sync(self.manager.start_kernel)(cwd=str(cwd), extra_arguments=KERNEL_ARGUMENTS)
+            run_sync(self.manager.start_kernel)(cwd=str(cwd), extra_arguments=KERNEL_ARGUMENTS,
+                                                env={**os.environ, **(env or {})})
         self._imported = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(

@@ -20,6 +20,9 @@ METRIC_MIME = "application/vnd.portfolio.metric+json"
 BASELINE_MIME = "application/vnd.portfolio.baseline+json"
 PARAMS_MIME = "application/vnd.portfolio.params+json"
 ENV_MIME = "application/vnd.portfolio.env+json"
+# `portfolio run` names a file here for each notebook, and shows its last line while the
+# notebook runs; outside a run, progress goes nowhere.
+PROGRESS_ENV = "PORTFOLIO_PROGRESS"
 
 
 @dataclass(frozen=True)
@@ -204,3 +207,40 @@ def record_params(name: str, params: dict[str, Any]) -> None:
     clean = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
     text = ", ".join(f"{k}={v}" for k, v in clean.items())
     _display({PARAMS_MIME: {"name": name, "params": clean}, "text/plain": f"{name}: {text}"})
+
+
+def progress(text: str) -> None:
+    """Say where a long cell is (model, fold, candidate, epoch) to `portfolio run`'s display.
+
+    It writes nothing into the notebook: where it is matters while it runs, not in the record.
+    """
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as file:
+            file.write(" ".join(str(text).split()) + "\n")
+
+
+_fits: dict[str, int] = {}
+
+
+def fit_progress(label: str, fits: int | None = None):
+    """A Keras callback that reports `label: fit k[/fits], epoch e/E` through `progress`
+    (`label: epoch e/E` for a single fit, `fits=1`).
+
+    Fits are counted per label across the copies scikit-learn makes of the estimator (a
+    search or cross-validation clones it, callbacks included), so it counts folds and
+    candidates: start a new count with a new label.
+    """
+    import keras
+
+    _fits[label] = 0
+
+    class FitProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            _fits[label] += 1
+
+        def on_epoch_end(self, epoch, logs=None):
+            fit = "" if fits == 1 else f"fit {_fits[label]}{f'/{fits}' if fits else ''}, "
+            progress(f"{label}: {fit}epoch {epoch + 1}/{self.params['epochs']}")
+
+    return FitProgress()

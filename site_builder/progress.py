@@ -9,6 +9,9 @@ import click
 
 from . import STEPS
 
+# In plain-line mode, a running step says where it is at most this often (seconds).
+DETAIL_EVERY = 10.0
+
 
 class Progress:
     """Called with the runner's events; a context manager around the whole run."""
@@ -39,9 +42,11 @@ class Progress:
         elif kind == "start":
             row.update(state=f"running ({event['reason']})", since=time.monotonic())
         elif kind == "step":
-            row.update(step=event["step"])
+            row.update(step=event["step"], detail="")
+        elif kind == "detail":
+            row.update(detail=event["detail"])
         elif kind == "step-done":
-            row.update(step=f"{event['step']} done")
+            row.update(step=f"{event['step']} done", detail="")
         elif kind == "done":
             row.update(state="exported", step="", seconds=event["seconds"])
         elif kind == "failed":
@@ -62,11 +67,16 @@ class Progress:
                 self._live.console.print(Text.assemble(("Error:", "red"), " ", row["message"]),
                                          soft_wrap=True, highlight=False)
         else:
-            self._line(event)
+            self._line(event, row)
 
-    def _line(self, event: dict) -> None:
+    def _line(self, event: dict, row: dict) -> None:
         kind, slug = event["event"], event["project"]
-        if kind == "cached":
+        if kind == "detail":
+            now = time.monotonic()
+            if now - row.get("detail_shown", row["since"]) >= DETAIL_EVERY:
+                row["detail_shown"] = now
+                click.echo(f"{slug}: {event['step']}: {event['detail']}")
+        elif kind == "cached":
             click.echo(f"{slug}: up to date, nothing to run")
         elif kind == "start":
             click.echo(f"{slug}: running from {event['from']} ({event['reason']})")
@@ -88,9 +98,10 @@ class Progress:
 
     def _table(self):
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(title="portfolio run", expand=False)
-        for column in ("project", "step", "state", "elapsed"):
+        for column in ("project", "step", "where", "state", "elapsed"):
             table.add_column(column)
         for slug, row in self.rows.items():
             elapsed = row.get("seconds")
@@ -99,5 +110,7 @@ class Progress:
             step = row["step"]
             if step and step.split()[0] in STEPS:
                 step = f"{STEPS.index(step.split()[0]) + 1}/5 {step}"
-            table.add_row(slug, step, row["state"], f"{elapsed:.0f} s" if elapsed else "")
+            # What a notebook says is its own text, not markup.
+            table.add_row(slug, step, Text(row.get("detail", "")), row["state"],
+                          f"{elapsed:.0f} s" if elapsed else "")
         return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from .errors import PortfolioError, ProjectError, os_error_line
 from .export import swap_in, write_json
 from .kernels import StartedKernel, imported_modules, register_engine
 from .layout import Portfolio, Project
+from .notebook import PROGRESS_ENV
 from .records import (
     Failure,
     Manifest,
@@ -41,6 +43,8 @@ from .records import (
 BACKENDS = ("tensorflow", "jax", "torch")
 # A loaded machine can take over a minute to start a kernel and import its libraries.
 START_TIMEOUT = 300
+# How often a running notebook's progress file is read (seconds).
+PROGRESS_POLL = 0.5
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 Report = Callable[[dict], None]
@@ -188,7 +192,38 @@ def start_kernel(project: Project, step: str, after: StartedKernel | None = None
     (once the kernel `after` has imported its own)."""
     modules = imported_modules(read_notebook_json(project.notebook(step), _shown(project, step)),
                                project.dir)
-    return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log", modules, after)
+    return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log", modules, after,
+                         env={PROGRESS_ENV: str(progress_file(project, step))})
+
+
+def progress_file(project: Project, step: str) -> Path:
+    """Where a notebook's `pf.progress` lines go while it runs (outside the export)."""
+    return project.state_dir / "progress" / f"{step}.txt"
+
+
+class _ProgressReader(threading.Thread):
+    """Reports the last line a running notebook wrote to its progress file, when it changes."""
+
+    def __init__(self, path: Path, report: Report, event: dict):
+        super().__init__(name="portfolio-progress", daemon=True)
+        self.path, self.report, self.event = path, report, event
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        shown, offset, line = "", 0, ""
+        while not self.stopped.wait(PROGRESS_POLL):
+            try:
+                with self.path.open("rb") as file:
+                    file.seek(offset)
+                    chunk = file.read()
+            except OSError:  # not written yet
+                continue
+            offset += len(chunk)
+            lines = chunk.decode("utf-8", "replace").splitlines()
+            line = lines[-1] if lines else line
+            if line and line != shown:
+                shown = line
+                self.report({**self.event, "detail": line})
 
 
 def _shown(project: Project, step: str) -> str:
@@ -196,10 +231,11 @@ def _shown(project: Project, step: str) -> str:
 
 
 def execute_step(project: Project, step: str, output: Path, options: RunOptions,
-                 kernel: StartedKernel) -> None:
+                 kernel: StartedKernel, report: Report | None = None) -> None:
     """Execute one notebook with a real kernel, in the notebooks folder, into output.
 
-    The kernel, one from `start_kernel`, is stopped when the notebook is done.
+    The kernel, one from `start_kernel`, is stopped when the notebook is done. What the
+    notebook says with `pf.progress` is reported as `detail` events while it runs.
     """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -214,6 +250,12 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
         return StepFailed(Failure(message=f"{where}: {at}{what}", step=step, cell=cell,
                                   log=str(log) if log else None))
 
+    progress = progress_file(project, step)
+    progress.parent.mkdir(parents=True, exist_ok=True)
+    progress.unlink(missing_ok=True)
+    reader = _ProgressReader(progress, report or (lambda event: None),
+                             {"event": "detail", "project": project.slug, "step": step})
+    reader.start()
     try:
         parameters = run_parameters(read_notebook_json(source, where), options.fast)
         pm.execute_notebook(
@@ -244,6 +286,8 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
             raise failed(f"the kernel died ({str(exc).splitlines()[0]})") from None
         raise
     finally:
+        reader.stopped.set()
+        reader.join()
         kernel.stop()
 
 
@@ -316,7 +360,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
             steps = {k: v for k, v in steps.items() if STEPS.index(k) < index}
             _write_state(project, RunState(steps=steps))
             t0 = time.monotonic()
-            execute_step(project, step.step, target, options, kernels.pop(index))
+            execute_step(project, step.step, target, options, kernels.pop(index), report)
             seconds = round(time.monotonic() - t0, 2)
             steps[step.step] = step.key
             _write_state(project, RunState(steps=steps))
