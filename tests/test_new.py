@@ -156,9 +156,9 @@ def _more_bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
             f"Error: {houses}: target column 'price' is not numeric (value 'cheap'); regression "
             "needs a numeric target\n"),
         "unknown dataset of a type": (
-            ["Digits", "--problem", "image-classification", "--dataset", "mnist"],
-            "Error: --dataset: unknown dataset 'mnist' for image-classification (built-in: "
-            "digits; or give your own with --data)\n"),
+            ["Digits", "--problem", "image-classification", "--dataset", "sunspots"],
+            "Error: --dataset: unknown dataset 'sunspots' for image-classification (built-in: "
+            "digits, mnist, fashion_mnist, cifar10; or give your own with --data)\n"),
     }
 
 

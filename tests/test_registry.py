@@ -7,6 +7,7 @@ import pytest
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score, cross_validate
 
+from site_builder import keras_data
 from site_builder.registry import reference, registry
 from site_builder.scaffold import problem_types
 
@@ -17,6 +18,32 @@ def test_every_builtin_dataset_of_the_template_has_an_entry():
         entry = entries[spec["builtin"]]
         assert entry["task"] == kind
         assert entry["metric"] == {"name": spec["metric"], "direction": spec["direction"]}
+
+
+@pytest.mark.parametrize("name", sorted(keras_data.DATASETS))
+def test_every_keras_dataset_has_an_image_entry_with_the_official_split(name):
+    entry = registry()[name]
+    assert entry["task"] == "image-classification"
+    assert entry["loader"] == f"keras.datasets.{name}"
+    assert entry["metric"] == {"name": "accuracy", "direction": "maximize"}
+    assert entry["split"]["train"] + entry["split"]["test"] == entry["rows"]
+    assert entry["split"]["test"] == 10000
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_every_entry_has_a_data_card(name):
+    card = registry()[name]["card"]
+    assert card["source"].startswith("https://")
+    assert card["licence"].strip() and card["citation"].strip()
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in registry().items() if "best" in e))
+def test_best_published_result_is_sourced_and_above_the_reference(name):
+    entry = registry()[name]
+    best, ref = entry["best"], entry["references"][0]
+    assert set(best) == {"model", "value", "protocol", "source", "url"}
+    assert best["url"].startswith("https://") and best["source"].strip()
+    assert entry["baseline"]["value"] < ref["value"] < best["value"] <= 1.0
 
 
 @pytest.mark.parametrize("name", sorted(registry()))
@@ -32,6 +59,7 @@ def test_every_entry_names_its_source_and_protocol(name):
 
 def test_reference_lookup():
     assert reference("breast_cancer", "builtin", "accuracy")["value"] == 0.975
+    assert reference("mnist", "builtin", "accuracy")["value"] == 0.9905
     assert reference("diabetes", "builtin", "r2")["value"] == 0.48
     assert reference("breast_cancer", "file", "accuracy") is None
     assert reference("digits", "builtin", "rmse") is None
@@ -44,6 +72,18 @@ def test_classification_baselines_are_majority_shares():
         y = loader().target
         share = np.bincount(y).max() / len(y)
         assert registry()[name]["baseline"]["value"] == pytest.approx(share, abs=5e-5)
+
+
+@pytest.mark.parametrize("name", sorted(keras_data.DATASETS))
+def test_keras_baselines_are_the_training_majority_scored_on_the_test_images(name):
+    """Only where Keras' cache already holds the dataset: the tests never download."""
+    if keras_data.missing(name):
+        pytest.skip(f"{name} is not in Keras' cache ({keras_data.keras_home()})")
+    (_, y_train), (_, y_test) = keras_data.load(name)
+    majority = np.bincount(y_train).argmax()
+    share = np.mean(y_test == majority)
+    assert registry()[name]["baseline"]["value"] == pytest.approx(share, abs=5e-5)
+    assert (len(y_train), len(y_test)) == tuple(registry()[name]["split"].values())
 
 
 def test_diabetes_numbers():
