@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import nbformat
 import pytest
+import yaml
 
 from .conftest import REPO, cli
 
@@ -43,12 +44,10 @@ pytestmark = [
 def plant(root: Path) -> None:
     """A distinct summary and tag for one project, scripts in a notebook output of the other."""
     config = root / "portfolio/projects/breast-cancer-diagnosis/project.yml"
-    text = config.read_text()
-    text = text.replace('summary: "A predictive-modelling project worked through the five steps."',
-                        f'summary: "{SUMMARY}"')
-    text = text.replace('tags: ["tabular",', 'tags: ["medical", "tabular",')
-    assert SUMMARY in text and '"medical"' in text
-    config.write_text(text)
+    settings = yaml.safe_load(config.read_text())
+    settings["summary"] = SUMMARY
+    settings["tags"] = ["medical", *settings["tags"]]
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
     path = root / f"portfolio/projects/heart-disease/export/notebooks/{PLANTED_STEP}.ipynb"
     notebook = nbformat.read(path, as_version=4)
     cell = nbformat.v4.new_code_cell("display(HTML(untrusted))")
