@@ -228,7 +228,7 @@ def new_project(portfolio: Portfolio, spec: NewProject, no_input: bool = True) -
     portfolio.projects_dir.mkdir(parents=True, exist_ok=True)
     try:
         project = bake(config, portfolio.projects_dir)
-        write_record(project, template_dir(), template_context(config))
+        write_record(project, template_dir())
         if spec.data is not None:
             raw = project / "data" / "raw"
             raw.mkdir(parents=True, exist_ok=True)

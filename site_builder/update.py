@@ -1,8 +1,9 @@
 """`portfolio update`: merge what changed in the project template into projects made from it.
 
 A project records the template version it was made from in `.template.json` (the kit
-repository's last commit of template/, and the answers the template was rendered with).
-`update` renders that old template and the current one with the same answers, and merges
+repository's last commit of template/). `update` renders that old template and the current
+one with the project's answers (read again from its validated project.yml, never from the
+record, which is only a commit: a record is untrusted like any file), and merges
 the difference into the project three-way, as git merges a branch: a file the user did
 not change takes the template's new version, a file the template did not change keeps the
 user's, and a file both changed is merged line by line (text: merge3) or cell by cell
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import tarfile
 import tempfile
@@ -25,6 +27,7 @@ from .errors import PortfolioError
 from .layout import Project
 
 RECORD = ".template.json"
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 # The user's settings and the kit's own record: never merged from the template.
 NOT_MERGED = {"project.yml", RECORD}
 
@@ -55,8 +58,8 @@ def template_version(template: Path) -> dict:
     return {"kit": __version__, "commit": (commit or "").strip() or None}
 
 
-def write_record(project_dir: Path, template: Path, answers: dict) -> None:
-    record = {**template_version(template), "answers": answers}
+def write_record(project_dir: Path, template: Path) -> None:
+    record = template_version(template)
     (project_dir / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
@@ -69,12 +72,14 @@ def read_record(project: Project, display: str) -> dict:
                              "template version it was made from, so it cannot be updated") from None
     except (OSError, ValueError) as exc:
         raise PortfolioError(f"{display}/{RECORD}: not valid JSON ({exc})") from None
-    if not isinstance(record, dict) or not isinstance(record.get("answers"), dict):
-        raise PortfolioError(f"{display}/{RECORD}: field 'answers': missing")
-    if not record.get("commit"):
+    commit = record.get("commit") if isinstance(record, dict) else None
+    if commit is None:
         raise PortfolioError(f"{display}/{RECORD}: field 'commit': empty: the project was made "
                              "from a kit installed without its git history; update needs a kit "
                              "installed from its git repository")
+    if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
+        raise PortfolioError(f"{display}/{RECORD}: field 'commit': not a commit hash "
+                             "(40 hexadecimal digits)")
     return record
 
 
@@ -85,8 +90,8 @@ def template_at(template: Path, commit: str, dest: Path) -> Path:
     if top is None or prefix is None:
         raise PortfolioError(f"{template}: not in a git repository: the template's history "
                              "is needed to update a project")
-    archive = _git(Path(top.strip()), "archive", "--format=tar", commit, prefix.strip() or ".",
-                   binary=True)
+    archive = _git(Path(top.strip()), "archive", "--format=tar", "--end-of-options", commit,
+                   prefix.strip() or ".", binary=True)
     if archive is None:
         raise PortfolioError(f"template commit {commit[:12]}: not in the kit's repository "
                              f"({top.strip()}); fetch its history first")
@@ -96,11 +101,16 @@ def template_at(template: Path, commit: str, dest: Path) -> Path:
 
 
 def render(template: Path, answers: dict, output: Path) -> Path:
-    """The project the template makes from these answers (the template's own files only)."""
+    """The files the template makes from these answers. Hooks do not run: an old template's
+    hooks would run against today's kit; its post-generation step is done here instead."""
     from cookiecutter.main import cookiecutter
 
-    return Path(cookiecutter(str(template), no_input=True, extra_context=answers,
-                             output_dir=str(output), accept_hooks=True))
+    from .scaffold import select_notebooks
+
+    project = Path(cookiecutter(str(template), no_input=True, extra_context=answers,
+                                output_dir=str(output), accept_hooks=False))
+    select_notebooks(project, answers["problem_type"])
+    return project
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -176,6 +186,10 @@ def plan(base: dict[str, bytes], theirs: dict[str, bytes],
 def update_project(project: Project, template: Path, display: str,
                    dry_run: bool = False) -> list[Change]:
     """Merge the template's changes since the project's recorded version into the project."""
+    from .config import load_project
+    from .scaffold import template_context
+
+    answers = template_context(load_project(project.dir, f"{display}/project.yml"))
     record = read_record(project, display)
     current = template_version(template)
     if current["commit"] == record["commit"]:
@@ -183,8 +197,8 @@ def update_project(project: Project, template: Path, display: str,
     with tempfile.TemporaryDirectory(prefix="portfolio-update-") as tmp:
         tmp_path = Path(tmp)
         old_template = template_at(template, record["commit"], tmp_path / "old-template")
-        base = _files(render(old_template, record["answers"], tmp_path / "base"))
-        theirs = _files(render(template, record["answers"], tmp_path / "theirs"))
+        base = _files(render(old_template, answers, tmp_path / "base"))
+        theirs = _files(render(template, answers, tmp_path / "theirs"))
     ours = _files(project.dir)
     changes, writes = plan(base, theirs, {p: ours[p] for p in set(base) | set(theirs) if p in ours})
     if dry_run:
@@ -198,8 +212,7 @@ def update_project(project: Project, template: Path, display: str,
         partial = target.with_name(target.name + ".update")
         partial.write_bytes(content)
         partial.replace(target)
-    record.update({"kit": current["kit"], "commit": current["commit"]})
-    (project.dir / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (project.dir / RECORD).write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     return changes
 
 

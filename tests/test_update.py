@@ -64,8 +64,7 @@ def new_project(root: Path) -> Path:
 def test_new_records_the_template_version(kit, portfolio_root):
     project = new_project(portfolio_root)
     record = json.loads((project / ".template.json").read_text())
-    assert record["commit"] == git(kit, "rev-parse", "HEAD")
-    assert record["answers"]["problem_type"] == "tabular-classification"
+    assert record == {"kit": "0.1.0", "commit": git(kit, "rev-parse", "HEAD")}
     result = cli(portfolio_root, "update")
     assert result.exit_code == 0, result.output
     assert result.output == "cancer: up to date with the template\n"
@@ -155,3 +154,62 @@ def test_the_updated_steps_become_stale(kit, portfolio_root):
     assert cli(portfolio_root, "update").exit_code == 0
     after = [s.key for s in step_inputs(project, fast=True)]
     assert [b == a for b, a in zip(before, after, strict=True)] == [True, True, True, False, False]
+
+
+def test_a_hostile_record_runs_nothing_and_empties_nothing(kit, portfolio_root, tmp_path):
+    """The record is a file like any other: its commit is only ever a hash, and the answers
+    the template is rendered with come from the validated project.yml, not from it."""
+    project = new_project(portfolio_root)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    marker = tmp_path / "pwned"
+    record = project / ".template.json"
+    for bad in (f"--output={victim}", 5, "HEAD", "0" * 39):
+        record.write_text(json.dumps({"commit": bad, "answers": {
+            "project_slug": f"x{{{{ cycler.__init__.__globals__.os.system('touch {marker}') }}}}",
+            "problem_type": "tabular-classification"}}))
+        result = cli(portfolio_root, "update", "--dry-run")
+        assert result.exit_code == 1
+        assert result.output.splitlines()[0] == (
+            "Error: portfolio/projects/cancer/.template.json: field 'commit': not a commit hash "
+            "(40 hexadecimal digits)")
+    assert victim.read_text() == "precious"
+    # A real old commit: the answers in the record are not used at all.
+    edit_cell(template_notebook(kit, "04_improve_results"), 1, "seed = None\nfolds = 4")
+    old = git(kit, "rev-parse", "HEAD")
+    commit(kit, "template v2")
+    record.write_text(json.dumps({"commit": old, "answers": {"project_slug": "{{ 7*7 }}"}}))
+    result = cli(portfolio_root, "update")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"cancer: {STEP4}: updated\n"
+    assert not marker.exists() and not (portfolio_root / "portfolio" / "projects" / "49").exists()
+
+
+def test_an_old_template_is_rendered_without_running_its_hooks(kit, portfolio_root):
+    """An old template's hook may import what today's kit no longer has."""
+    hook = kit / "template" / "hooks" / "pre_gen_project.py"
+    hook.write_text("from site_builder.scaffold import NoSuchThing\n")
+    git(kit, "add", "template/hooks/pre_gen_project.py")
+    commit(kit, "a hook of its time")
+    project = new_project_without_hooks(portfolio_root, kit)
+    hook.unlink()
+    edit_cell(template_notebook(kit, "04_improve_results"), 1, "seed = None\nfolds = 4")
+    git(kit, "add", "-A")
+    commit(kit, "template v2")
+    result = cli(portfolio_root, "update")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"cancer: {STEP4}: updated\n"
+    assert cell(project / STEP4, 1) == "seed = None\nfolds = 4"
+
+
+def new_project_without_hooks(root: Path, kit: Path) -> Path:
+    """A project as 'portfolio new' made it from the template at the kit's HEAD, whose hook
+    today's kit cannot run."""
+    hook = kit / "template" / "hooks" / "pre_gen_project.py"
+    saved = hook.read_text()
+    hook.unlink()
+    try:
+        project = new_project(root)
+    finally:
+        hook.write_text(saved)
+    return project
