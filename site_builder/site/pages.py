@@ -390,9 +390,9 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
                             for t in c.tags) + "\n")
     data = view.dataset["title"] if view.dataset else f"own data ({c.dataset.name})"
     direction = "higher" if c.metric.direction == "maximize" else "lower"
-    out.append(f"**The question.** {md_text(c.summary)} {SKILLS[c.problem_type]} on "
-               f"{md_text(data)}, scored by {md_text(metric_label(c.metric.name))} on "
-               f"held-out data ({direction} is better).\n")
+    out.append(f"{md_text(c.summary)}\n")
+    out.append(f"**The question.** {SKILLS[c.problem_type]} on {md_text(data)}, scored by "
+               f"{md_text(metric_label(c.metric.name))} on held-out data ({direction} is better).\n")
     out.append(f"**What was found.** {verdict(view)}\n")
     out.append("## How it compares\n")
     out.append(comparison_table(view))
@@ -429,11 +429,13 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
         out.append(notebook_links(view, step, repository))
 
     # Tables of numbers and run metadata stay out of the search index (it loads with every page).
-    out.append("## Metrics, model card and record { data-search-exclude }\n")
+    out.append("## Metrics { data-search-exclude }\n")
     out.append(fold("Every metric recorded",
                     metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n"))
-    out.append(fold("Model card", model_card(view)))
-    out.append(fold("Record of the run", run_record(view)))
+    out.append("## Model card { data-search-exclude }\n")
+    out.append(fold("Use, data, test metrics and limitations", model_card(view)))
+    out.append("## Record of the run { data-search-exclude }\n")
+    out.append(fold("Seed, device, versions, hashes and run times", run_record(view)))
     return "\n".join(out)
 
 
