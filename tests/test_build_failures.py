@@ -85,6 +85,20 @@ def _linked_cover(root: Path) -> None:
     (_export(root) / "figures/me.png").symlink_to("/etc/hostname")
 
 
+def _linked_figure(root: Path) -> None:
+    (_export(root) / "figures/05_present_results-9.png").symlink_to("/etc/passwd")
+
+
+def _linked_notebook(root: Path) -> None:
+    path = _export(root) / "notebooks/02_prepare_data.ipynb"
+    path.unlink()
+    path.symlink_to("/etc/passwd")
+
+
+def _missing_notebook(root: Path) -> None:
+    (_export(root) / "notebooks/04_improve_results.ipynb").unlink()
+
+
 def _bad_png(root: Path) -> None:
     (_export(root) / "figures/05_present_results-1.png").write_bytes(b"\x89PNG\r\n\x1a\n trunc")
 
@@ -107,12 +121,18 @@ def _bad_svg(root: Path) -> None:
              "'../../../../../../etc/hostname'"),
     (_linked_cover, "portfolio/projects/beta/project.yml: field 'cover': must be a path inside "
                     "figures/, but 'me.png' leads to /etc/hostname"),
+    (_linked_figure, "portfolio/projects/beta/export/figures/05_present_results-9.png: a symbolic "
+                     "link (to /etc/passwd); an export holds plain files only"),
+    (_linked_notebook, "portfolio/projects/beta/export/notebooks/02_prepare_data.ipynb: a symbolic "
+                       "link (to /etc/passwd); an export holds plain files only"),
+    (_missing_notebook, "portfolio/projects/beta/export/notebooks/04_improve_results.ipynb: "
+                        "missing, but manifest.json lists it (run 'portfolio run' again)"),
 ])
 def test_a_project_that_cannot_be_read_fails_the_build_and_changes_nothing(root, spoil, line):
     before = snapshot(root)
     spoil(root)
     assert_failed_and_unchanged(root, before, (
-        f"Error: {line}\nError: 1 project(s) cannot be built; the site was left as it was\n"))
+        f"Error: {line}; the site was left as it was\n"))
 
 
 @pytest.mark.parametrize(("spoil", "line"), [

@@ -116,7 +116,7 @@ def test_an_edit_reaches_the_open_page_and_a_broken_one_keeps_the_last_site(tmp_
     lines = log.read_text().splitlines()
     assert server.returncode == 0
     assert [line for line in lines if line.startswith("Error:")] == [
-        "Error: portfolio/projects/alpha/project.yml: not valid YAML (line 2)",
-        "Error: 1 project(s) cannot be built; the site was left as it was"]
+        "Error: portfolio/projects/alpha/project.yml: not valid YAML (line 2); the site was left "
+        "as it was"]
     assert lines[:2] == ["built site", f"Serving on http://127.0.0.1:{port}/ (Ctrl-C stops)"]
     assert lines[-1] == "stopped"

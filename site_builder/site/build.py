@@ -357,11 +357,13 @@ def generate(portfolio: Portfolio, docs: Path, reuse: Reuse | None = None) -> li
             raise PortfolioError(f"{portfolio.rel(portfolio.profile_file)}: field 'order': no "
                                  f"project '{slug}' in portfolio/projects/")
     views, errors = collect(portfolio, profile.order)
+    kept = "the site was left as it was"
+    if len(errors) == 1:
+        raise PortfolioError(f"{errors[0]}; {kept}")
     for message in errors:
         click.echo(f"Error: {message}", err=True)
     if errors:
-        raise PortfolioError(f"{len(errors)} project(s) cannot be built; the site was left as "
-                             "it was")
+        raise PortfolioError(f"{len(errors)} projects cannot be built; {kept}")
     photo = _photo(portfolio, profile.photo) if profile.photo else None
     writer = DocsWriter(docs)
     reuse = reuse or Reuse({}, docs, None)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import STEPS
 from ..config import ProjectConfig, inside, load_project
+from ..errors import PortfolioError
 from ..layout import Portfolio, Project
 from ..records import as_json, read_manifest, read_metrics
 from ..registry import entry, reference
@@ -75,9 +76,19 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
     manifest = as_json(read_manifest(export / "manifest.json",
                                      portfolio.rel(export / "manifest.json")))
     notebooks = [export / "notebooks" / f"{s}.ipynb" for s in STEPS]
-    present = [nb for nb in notebooks if nb.is_file()]
+    present = [nb for nb in notebooks if nb.is_file() or nb.is_symlink()]
+    for record in manifest.get("notebooks", []):
+        path = export / "notebooks" / f"{record['step']}.ipynb"
+        if path not in present:
+            raise PortfolioError(f"{portfolio.rel(path)}: missing, but manifest.json lists it "
+                                 "(run 'portfolio run' again)")
     figures_dir = export / "figures"
     figures = sorted(figures_dir.iterdir(), key=_figure_order) if figures_dir.is_dir() else []
+    for path in present + figures:
+        # Git keeps symbolic links: one in a committed export could publish any file.
+        if path.is_symlink():
+            raise PortfolioError(f"{portfolio.rel(path)}: a symbolic link (to {path.readlink()}); "
+                                 "an export holds plain files only")
     ref = None
     if config.dataset.source == "builtin":
         ref = reference(config.dataset.name, "builtin", config.metric.name)
