@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 
 from .conftest import cli
 
@@ -79,23 +80,31 @@ def test_every_page_has_open_graph_and_twitter_card_tags(site):
             assert meta.get(key), f"{rel}: no {key}"
         assert meta["twitter:card"] == "summary_large_image"
         image = on_disk(page_file, meta["og:image"])
-        assert image.is_file() and image.name == "thumb.webp", f"{rel}: og:image {meta['og:image']}"
+        assert image.is_file() and image.name == "og.png", f"{rel}: og:image {meta['og:image']}"
+        with Image.open(image) as preview:  # the format and size link previewers show
+            assert (preview.format, preview.size) == ("PNG", (1200, 630))
 
 
-def test_home_and_project_pages_preview_with_their_own_thumbnail(site):
+def first_card(site: Path) -> str:
+    """The slug of the project whose card comes first on the home page."""
+    home = (site / "site/index.html").read_text(encoding="utf-8")
+    return re.search(r'class="pf-card".*?href="projects/([^/"]+)/"', home, re.S).group(1)
+
+
+def test_home_and_project_pages_preview_with_their_own_image(site):
     home = read(site, "index.html").meta
     assert home["og:title"] == "Test Person"
     assert home["og:description"] == "Learns deep learning by building"
     assert home["og:type"] == "website"
-    assert home["og:image"] == "projects/breast-cancer-diagnosis/thumb.webp"
+    assert home["og:image"] == f"projects/{first_card(site)}/og.png"
     assert "og:url" not in home  # no site_url: no absolute address to give
     project = read(site, "projects/heart-disease/index.html").meta
     assert project["og:title"] == "Heart disease"
     assert project["og:description"] == "A predictive-modelling project worked through the five steps."
     assert project["og:type"] == "article"
-    assert project["og:image"] == "thumb.webp"
+    assert project["og:image"] == "og.png"
     notebook = read(site, "projects/heart-disease/03_evaluate_algorithms/index.html").meta
-    assert notebook["og:image"] == "../thumb.webp"
+    assert notebook["og:image"] == "../og.png"
 
 
 def test_with_a_site_url_preview_addresses_are_absolute(site, tmp_path):
@@ -108,10 +117,10 @@ def test_with_a_site_url_preview_addresses_are_absolute(site, tmp_path):
     base = "https://test-person.github.io/portfolio/"
     home = read(root, "index.html").meta
     assert home["og:url"] == base
-    assert home["og:image"] == base + "projects/breast-cancer-diagnosis/thumb.webp"
+    assert home["og:image"] == base + f"projects/{first_card(site)}/og.png"
     project = read(root, "projects/heart-disease/index.html").meta
     assert project["og:url"] == base + "projects/heart-disease/"
-    assert project["og:image"] == base + "projects/heart-disease/thumb.webp"
+    assert project["og:image"] == base + "projects/heart-disease/og.png"
 
 
 def test_home_page_hides_the_navigation_sidebar(site):
@@ -140,8 +149,9 @@ def test_home_page_with_everything_it_loads_weighs_at_most_1_mb(site):
     missing = [str(f) for f in files if not f.is_file()]
     assert not missing
     assert all(f.is_relative_to(root) for f in files)
-    images = [f for f in files if f.suffix in (".webp", ".png", ".jpg", ".svg")]
-    assert len(images) >= 2  # the two project thumbnails at least
+    # The cards draw their result inline: no thumbnail to fetch unless the owner chose a cover.
+    assert not [f for f in files if f.suffix in (".webp", ".png", ".jpg") and "projects" in f.parts]
+    assert home.read_text(encoding="utf-8").count('class="pf-card-chart"') == 2
     total = sum(f.stat().st_size for f in files)
     assert total <= HOME_BUDGET, "\n".join(
         [f"home page: {total:,} bytes"] + [f"{f.stat().st_size:>9,} {f.relative_to(root)}"
@@ -169,4 +179,4 @@ def test_zensical_builds_the_same_sources(site, tmp_path):
     assert (page_dir / "03_evaluate_algorithms/index.html").is_file()
     meta = Page(project).meta  # the theme override is used by Zensical too
     assert meta["og:title"] == "Breast cancer diagnosis"
-    assert on_disk(page_dir / "index.html", meta["og:image"]) == (page_dir / "thumb.webp").resolve()
+    assert on_disk(page_dir / "index.html", meta["og:image"]) == (page_dir / "og.png").resolve()
