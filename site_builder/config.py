@@ -18,6 +18,7 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # The title and the slug end up in file and folder names (at most 255 bytes on most systems).
 TITLE_MAX = 200
 SLUG_MAX = 100
+TAG_MAX = 60
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 # A settings file is a few hundred bytes; far more is a mistake, and libyaml crashes the
 # interpreter (no exception) on collections nested tens of thousands deep.
@@ -84,6 +85,16 @@ Line = Annotated[str, AfterValidator(_one_line)]
 Text = Annotated[str, AfterValidator(_text)]
 Title = Annotated[Line, Field(min_length=1), _at_most(TITLE_MAX)]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN), _at_most(SLUG_MAX)]
+# A tag names a page of the site (tags/<tag>.md): short enough for a file name.
+Tag = Annotated[Line, Field(min_length=1), _at_most(TAG_MAX)]
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif", ".svg")
+
+
+def _image_file(value: str) -> str:
+    """The photo is copied into the site as it is: an image, never a page or a script."""
+    if not value.lower().endswith(PHOTO_SUFFIXES):
+        raise ValueError(f"must be an image file ({', '.join(PHOTO_SUFFIXES)}), not {value!r}")
+    return value
 
 
 def inside(base: Path, rel: str, display: str, field: str) -> Path:
@@ -137,7 +148,7 @@ class ProjectConfig(Strict):
     model: Line = Field(min_length=1)
     dataset: Dataset
     metric: Metric
-    tags: list[Line] = []
+    tags: list[Tag] = []
     seed: int = 42
     featured: bool = False
     cover: Annotated[str, _path_inside("export/figures/")] | None = None
@@ -153,7 +164,7 @@ class Profile(Strict):
     name: Line = Field(min_length=1)
     headline: Line = ""
     bio: Text = ""
-    photo: Annotated[str, _path_inside("portfolio/")] | None = None
+    photo: Annotated[str, _path_inside("portfolio/"), AfterValidator(_image_file)] | None = None
     repository: Line | None = None
     links: list[Link] = []
     site_url: Line | None = None

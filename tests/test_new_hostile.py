@@ -291,6 +291,21 @@ def test_profile_photo_outside_the_portfolio_is_refused(tmp_path, photo):
                                    f"portfolio/ {PATH_RULE}, not {photo!r}")
 
 
+@pytest.mark.parametrize("photo", ["photo.html", "profile.yml", "img/me.svg.js", "me"])
+def test_profile_photo_must_be_an_image_file(tmp_path, photo):
+    """The photo is copied into the site as it is: an HTML 'photo' would be a live page."""
+    path = tmp_path / "profile.yml"
+    path.write_text(yaml.safe_dump({"name": "N", "photo": photo}))
+    assert profile_error(path) == ("portfolio/profile.yml: field 'photo': must be an image file "
+                                   f"(.png, .jpg, .jpeg, .webp, .gif, .avif, .svg), not {photo!r}")
+
+
+def test_a_tag_longer_than_a_file_name_allows_is_refused(tmp_path):
+    project = project_dir(tmp_path, tags=["ok", "long tag " * 7])
+    assert project_error(project) == ("proj/project.yml: field 'tags.1': longer than 60 characters "
+                                      "(63); shorten it")
+
+
 def test_profile_photo_inside_is_kept(tmp_path):
     path = tmp_path / "profile.yml"
     path.write_text("name: N\nphoto: img/me.jpg\n")
