@@ -58,7 +58,9 @@ def main() -> None:
 @click.option("--problem", default="tabular-classification", show_default=True,
               help="tabular-classification, tabular-regression, image-classification "
                    "or time-series-forecasting.")
-@click.option("--dataset", default=None, help="A built-in dataset (the problem type's default).")
+@click.option("--dataset", default=None,
+              help="A built-in dataset (the problem type's default); for image-classification "
+                   "also mnist, fashion_mnist or cifar10 (downloaded once into Keras' cache).")
 @click.option("--data", type=click.Path(path_type=Path), default=None,
               help="Your own data: a CSV file, or a folder of class sub-folders of images.")
 @click.option("--target", default=None, help="The target column of your CSV file.")

@@ -334,3 +334,19 @@ def test_build_workers_die_with_a_killed_build(root, tmp_path):
     for child in alive:
         child.kill()
     assert alive == []
+
+
+def test_a_page_that_would_run_script_fails_the_build(root):
+    """The build reads every page it writes as a browser would: what slips past the escaping
+    (here the owner's own mkdocs.yml, whose copyright Material writes into every page as it
+    is) fails the build, so that a deploy running only 'portfolio build' cannot publish it."""
+    before = snapshot(root)
+    config = root / "mkdocs.yml"
+    config.write_text(config.read_text() + "copyright: <img src=x onerror=alert(1)>\n")
+    result = cli(root, "build")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: site/404.html: an event handler (onerror=) on <img>, it would run script in a "
+        "visitor's browser; the site was left as it was\n")
+    assert snapshot(root)["site"] == before["site"]
+    assert not any((root / path).exists() for path in STAGING)

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import click
@@ -501,6 +502,7 @@ def build_site(portfolio: Portfolio, strict: bool = True) -> Path | None:
             click.echo(UP_TO_DATE)
             return None
         staging = Staging(portfolio, build_dir)
+        started = time.time_ns()
         with staging:
             reuse = Reuse(previous, build_dir / "docs", inputs)
             staging.now(staging.docs)
@@ -517,11 +519,30 @@ def build_site(portfolio: Portfolio, strict: bool = True) -> Path | None:
             pages = render(portfolio, build_dir / "docs", staging.site, strict,
                            (previous.pages if previous else {}, site if same_site else None, common))
             prune(staging.site)
+            audit_written(portfolio, staging.site, site, started)
             swap_in(staging.site, site)
             write_record(state_file, BuildState(
                 version=STATE_VERSION, key=inputs.key, site=_site_identity(site),
                 projects=reuse.records, pages=pages or {}, hashes=hashes.seen))
     return site
+
+
+def audit_written(portfolio: Portfolio, staged: Path, site: Path, since_ns: int) -> None:
+    """Every page and SVG file this build wrote, read as a browser would (site/audit.py):
+    anything that would run script fails the build before the site is replaced, so that no
+    deploy (CI runs only the build) can publish it. Files of earlier builds were read when
+    they were written."""
+    from .audit import audit_html, audit_svg
+
+    for path in sorted(staged.rglob("*")):
+        if path.suffix not in (".html", ".svg") or path.stat().st_mtime_ns < since_ns:
+            continue
+        page = path.relative_to(staged).as_posix()
+        problems = (audit_svg(path.read_bytes(), page) if path.suffix == ".svg"
+                    else audit_html(path.read_text(encoding="utf-8", errors="replace"), page))
+        if problems:
+            raise PortfolioError(f"{portfolio.rel(site / page)}: {problems[0].what}, "
+                                 f"{problems[0].why}; the site was left as it was")
 
 
 class Staging:
@@ -564,11 +585,12 @@ class Staging:
     def _where(self, exc: OSError) -> str:
         """The file the error names, or the staging folder it is in or being written (a write
         to an open file names none)."""
-        path = Path(exc.filename) if exc.filename else self.writing
-        for folder in (self.docs, self.site, self.theme):
-            if path.is_relative_to(folder):
-                path = folder
-        return self.portfolio.rel(path)
+        folders = (self.docs, self.site, self.theme)
+        for name in (exc.filename2, exc.filename):  # a copy's destination, then its source
+            for folder in folders if name else ():
+                if Path(name).is_relative_to(folder):
+                    return self.portfolio.rel(folder)
+        return self.portfolio.rel(self.writing)
 
 
 __all__ = ["build_site", "STEPS", "UP_TO_DATE"]
