@@ -90,6 +90,15 @@ def exported_manifest(project: Project) -> Manifest | None:
     return read_record(Manifest, path, project.rel(path))
 
 
+def usable_manifest(project: Project) -> tuple[Manifest | None, str | None]:
+    """The export's manifest for planning a run, and what was wrong with it: a corrupt one
+    is no record of a run (its steps all run again), not a reason to refuse the run."""
+    try:
+        return exported_manifest(project), None
+    except PortfolioError as exc:
+        return None, exc.message
+
+
 def read_manifest(project: Project) -> dict:
     """export/manifest.json as plain JSON values, empty where there is none; a corrupt one is
     a one-line PortfolioError."""
@@ -129,10 +138,12 @@ def plan_run(project: Project, options: RunOptions, working_files: bool = True) 
     """Which steps must run: from the first whose inputs changed since the export, or
     (with `working_files`) earlier where the files an earlier step writes are not current."""
     inputs = step_inputs(project, options.fast, options.backend)
-    manifest = exported_manifest(project)
+    manifest, unreadable = usable_manifest(project)
     exported = {n.step: n for n in manifest.notebooks} if manifest else {}
     if options.force:
         start, reason = 0, "forced"
+    elif unreadable:  # the run that replaces it is the way out
+        start, reason = 0, f"{unreadable}; every step runs again"
     else:
         start, reason = len(STEPS), "nothing changed"
         for index, step in enumerate(inputs):
@@ -334,7 +345,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
 
     _kernel_environment(options)
     staging = project.state_dir / "staging"
-    manifest = exported_manifest(project)
+    manifest = usable_manifest(project)[0]
     old_manifest = {n.step: n for n in manifest.notebooks} if manifest else {}
     steps = dict(read_run_state(project)[0].steps)
     report({"event": "start", "project": project.slug, "from": STEPS[plan.start],

@@ -206,3 +206,21 @@ def test_a_killed_run_leaves_no_process_behind(portfolio_root, workers):
     for child in alive:
         child.kill()
     assert alive == []
+
+
+def test_a_corrupt_manifest_is_replaced_by_running_every_step(portfolio_root):
+    """A corrupt record of the last run is no record: the run that replaces it is the way
+    out (check and status still name the file until then)."""
+    make_tiny(portfolio_root, "alpha")
+    assert cli(portfolio_root, "run").exit_code == 0
+    manifest = portfolio_root / "portfolio/projects/alpha/export/manifest.json"
+    manifest.write_text("{corrupt")
+    status = cli(portfolio_root, "status")
+    assert status.exit_code == 1
+    assert "portfolio/projects/alpha/export/manifest.json: not valid JSON" in status.output
+    result = cli(portfolio_root, "run")
+    assert result.exit_code == 0, result.output
+    assert "portfolio/projects/alpha/export/manifest.json: not valid JSON (Expecting property " \
+           "name enclosed in double quotes: line 1 column 2 (char 1)); every step runs again" \
+           in result.output
+    assert [n["executed"] for n in json.loads(manifest.read_text())["notebooks"]] == [True] * 5
