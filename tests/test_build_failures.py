@@ -350,3 +350,17 @@ def test_a_page_that_would_run_script_fails_the_build(root):
         "visitor's browser; the site was left as it was\n")
     assert snapshot(root)["site"] == before["site"]
     assert not any((root / path).exists() for path in STAGING)
+
+
+def test_an_invalid_mkdocs_yml_is_one_line(root):
+    before = snapshot(root)
+    config = root / "mkdocs.yml"
+    lines = len(config.read_text().splitlines())
+    config.write_text(config.read_text() + "nav: [a, b\n")
+    result = cli(root, "build")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: mkdocs.yml: MkDocs encountered an error parsing the configuration file: while "
+        f"parsing a flow sequence at line {lines + 1}, column 6 expected ',' or ']', but got "
+        f"'<stream end>' at line {lines + 2}, column 1\n")
+    assert snapshot(root)["site"] == before["site"]

@@ -438,7 +438,10 @@ def render(portfolio: Portfolio, docs: Path, site: Path, strict: bool,
                              site_dir=str(site), strict=strict)
         return mkbuild.build(config, records, old_site, common)
     except ConfigurationError as exc:
-        raise PortfolioError(f"{portfolio.rel(portfolio.mkdocs_file)}: {exc}") from None
+        # MkDocs passes on YAML's message over several lines, each place as `in "PATH", line N`.
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        text = re.sub(r'in "[^"]*", line', "at line", text)
+        raise PortfolioError(f"{portfolio.rel(portfolio.mkdocs_file)}: {text}") from None
     except Abort:
         first = handler.messages[0] if handler.messages else "warnings in strict mode"
         raise PortfolioError(f"mkdocs: {first} ({len(handler.messages)} warning(s))") from None
