@@ -20,7 +20,7 @@ FILE_LIMIT, FILE_WARN, SITE_LIMIT = 100 * MB, 50 * MB, 1024 * MB
 # Detectors with a known shape; the entropy detectors flag ordinary code in every notebook.
 _SKIPPED_PLUGINS = ("HighEntropyString", "IPPublicDetector")
 KINDS = ("secret", "unsafe-html", "broken-link", "size", "smoke-run", "stale", "missing-steps",
-         "project-yml", "unreadable", "placeholder")
+         "project-yml", "unreadable", "placeholder", "unsafe-link")
 
 
 @dataclass(frozen=True)
@@ -207,15 +207,30 @@ def check_site(portfolio: Portfolio, site: Path) -> tuple[list[Finding], list[st
     return findings, warnings
 
 
+def unsafe_links(portfolio: Portfolio, profile) -> list[Finding]:
+    """The profile's addresses the site drops (it shows a link's label without the link):
+    the owner should know that a link they wrote is not on their page."""
+    from .site.sanitize import safe_url
+
+    named = [(f"link '{link.label}'", link.url) for link in profile.links]
+    named += [(f"field '{key}'", getattr(profile, key)) for key in ("repository", "site_url")]
+    return [Finding("unsafe-link", portfolio.rel(portfolio.profile_file), None,
+                    f"{where} has the address {url!r}",
+                    "the site leaves it out: only http, https, mailto and relative links are shown")
+            for where, url in named if url and safe_url(url) is None]
+
+
 def run_checks(portfolio: Portfolio, site: Path | None = None) -> tuple[list[Finding], list[str]]:
     """Every finding over the projects and, where it was built, the site."""
     allowed = read_allowlist(portfolio.root)
     findings: list[Finding] = []
     try:
-        load_profile(portfolio.profile_file, portfolio.rel(portfolio.profile_file))
+        profile = load_profile(portfolio.profile_file, portfolio.rel(portfolio.profile_file))
     except PortfolioError as exc:
         file, _, rest = exc.message.partition(": ")
         findings.append(Finding("project-yml", file, None, rest, "the site cannot be built"))
+    else:
+        findings += unsafe_links(portfolio, profile)
     findings += [Finding("placeholder", file, None, what, "an example from portfolio init or the "
                          "template; replace it with your own before publishing")
                  for file, what in find_placeholders(portfolio)]

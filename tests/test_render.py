@@ -83,3 +83,12 @@ def test_fixture_notebooks_render_without_anything_that_executes(name):
               if any(k.startswith("image/") for k in o.get("data", {}))]
     assert len(assets) + html.count("is not valid base64") + html.count(
         "SVG output that is not a well-formed SVG document") >= len(images)
+
+
+def test_terminal_colour_codes_are_dropped_from_streams():
+    from site_builder.site.nbrender import render_output
+
+    html = render_output({"output_type": "stream", "name": "stdout",
+                          "text": "\x1b[31mred\x1b[0m and \x1b[1;32mbold green\x1b[0m\n"},
+                         lambda data, ext: "x", "alt")
+    assert html == '<pre class="nb-stream">red and bold green\n</pre>'

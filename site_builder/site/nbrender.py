@@ -98,8 +98,9 @@ def _display(output: dict, sink: AssetSink, alt: str) -> str:
 def render_output(output: dict, sink: AssetSink, alt: str) -> str:
     kind = output.get("output_type")
     if kind == "stream":
-        return _cut(_text(output.get("text", "")), "stderr" if output.get("name") == "stderr"
-                    else "stream")
+        # Colour codes are for a terminal: on a page they would show as text ("[31m").
+        return _cut(_ANSI.sub("", _text(output.get("text", ""))),
+                    "stderr" if output.get("name") == "stderr" else "stream")
     if kind == "error":
         trace = _ANSI.sub("", "\n".join(output.get("traceback", [])))
         trace = trace or f"{output.get('ename')}: {output.get('evalue')}"
