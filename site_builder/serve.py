@@ -10,6 +10,7 @@ and only the files the site is built from ask for a rebuild.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import PurePath
 
 import click
@@ -96,7 +97,9 @@ def serve(portfolio: Portfolio, host: str = "127.0.0.1", port: int = 8000) -> No
         click.echo("stopped")
     except OSError as exc:
         # Only binding the port raises here: the build loop catches what a build raises.
-        raise PortfolioError(f"--port {port}: cannot serve on {host} ({exc.strerror})") from None
+        # A name that does not resolve is the host's fault (socket.gaierror), not the port's.
+        option = f"--host {host}" if isinstance(exc, socket.gaierror) else f"--port {port}"
+        raise PortfolioError(f"{option}: cannot serve on {host}:{port} ({exc.strerror})") from None
     finally:
         observer.stop()
         server.shutdown()

@@ -65,7 +65,16 @@ def test_a_port_in_use_is_a_one_line_error(tmp_path):
         result = cli(root, "serve", "--port", str(port))
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == \
-        f"Error: --port {port}: cannot serve on 127.0.0.1 (Address already in use)"
+        f"Error: --port {port}: cannot serve on 127.0.0.1:{port} (Address already in use)"
+
+
+def test_a_host_that_does_not_resolve_is_named(tmp_path):
+    root = make_portfolio(tmp_path / "folio")
+    fake_export(make_tiny(root, "alpha"))
+    result = cli(root, "serve", "--host", "no such host", "--port", "8765")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1].startswith(
+        "Error: --host no such host: cannot serve on no such host:8765 (")
 
 
 def wait_for(predicate, what: str, seconds: float = 60):
