@@ -187,7 +187,7 @@ def write_project(writer: DocsWriter, view, repository: str | None,
     narratives = {}
     for path in view.notebooks:
         step = path.stem
-        notebook = read_notebook(path)
+        notebook = read_notebook(path, view.project.rel(path))
         if pages.notebook_files_in_site(repository):
             writer.copy(path, f"{base}/files/{step}.ipynb")
 
