@@ -1,0 +1,199 @@
+"""How long a full run of each shipped example takes, step by step, and what the search of
+step 4 buys against the one it replaced.
+
+The four examples are copied out of portfolio/ (never run in place) and each is run in full
+with `portfolio run --force --workers 1`, one after the other. The wall time of each step is
+the manifest's; its CPU time is its kernel's (the k-th kernel a run starts is step k's, as
+kernels are started in step order), read every half second while it runs. Then, on the same
+prepared data and the same folds, the step 4 notebook of `--old REV` (the random search
+with fixed epochs) is run on its own and its cross-validated score and time are set against
+the new search's. The load average at the start is recorded: the machine is shared.
+
+    python benchmarks/full_runs.py [--examples breast-cancer-mlp,...] [--old 40cda05~1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from docs_section import write_section  # noqa: E402
+
+EXAMPLES = {"breast-cancer-mlp": "tabular-classification", "diabetes-mlp": "tabular-regression",
+            "digits-cnn": "image-classification", "sunspots-lstm": "time-series-forecasting"}
+STEP4 = "04_improve_results"
+
+
+class KernelClock(threading.Thread):
+    """The CPU seconds of every kernel below a process, in the order they were started."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.root, self.cpu, self.started = psutil.Process(pid), {}, {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.5):
+            try:
+                children = self.root.children(recursive=True)
+            except psutil.Error:
+                return
+            for child in children:
+                try:
+                    if "ipykernel" not in " ".join(child.cmdline()):
+                        continue
+                    times = child.cpu_times()
+                    self.started.setdefault(child.pid, child.create_time())
+                    self.cpu[child.pid] = times.user + times.system
+                except psutil.Error:
+                    continue
+
+    def per_kernel(self) -> list[float]:
+        return [self.cpu[pid] for pid in sorted(self.started, key=self.started.get)]
+
+
+def run_in_full(root: Path, slug: str) -> dict:
+    t0 = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "site_builder", "run", "--force",
+                                "--workers", "1", slug], cwd=root, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    clock = KernelClock(process.pid)
+    clock.start()
+    output, _ = process.communicate()
+    clock.done.set()
+    clock.join()
+    if process.returncode != 0:
+        raise SystemExit(f"portfolio run {slug} failed:\n{output}")
+    wall = time.perf_counter() - t0
+    export = root / "portfolio/projects" / slug / "export"
+    manifest = json.loads((export / "manifest.json").read_text())
+    metrics = json.loads((export / "metrics.json").read_text())
+    cpu = clock.per_kernel()
+    return {
+        "wall": round(wall, 1),
+        "steps": {n["step"][:2]: {"wall": n["seconds"], "cpu": round(cpu[i], 1) if i < len(cpu)
+                                  else None} for i, n in enumerate(manifest["notebooks"])},
+        "test": metrics["primary"],
+        "seed": manifest["seed"],
+        "search": tuned(export / "notebooks" / f"{STEP4}.ipynb"),
+    }
+
+
+def tuned(notebook: Path) -> dict:
+    """The cross-validated score step 4 recorded for its tuned model (the first one)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    for cell in cells:
+        for output in cell.get("outputs", []):
+            metric = output.get("data", {}).get("application/vnd.portfolio.metric+json")
+            if metric and metric["split"] == "cv":
+                return {"name": metric["name"], "value": metric["value"], "model": metric["model"]}
+    raise SystemExit(f"{notebook}: no cross-validated score recorded")
+
+
+def run_old_search(root: Path, slug: str, rev: str) -> dict:
+    """Today's step 4 before the change, on the prepared data and folds of the new run."""
+    import papermill as pm
+
+    notebooks = root / "portfolio/projects" / slug / "notebooks"
+    source = subprocess.run(
+        ["git", "show", f"{rev}:template/{{{{cookiecutter.project_slug}}}}/_notebooks/"
+                        f"{EXAMPLES[slug]}/{STEP4}.ipynb"],
+        cwd=REPO, capture_output=True, text=True, check=True).stdout
+    (notebooks / "old_step4.ipynb").write_text(source)
+    t0, cpu0 = time.perf_counter(), _children_cpu()
+    pm.execute_notebook(str(notebooks / "old_step4.ipynb"), str(notebooks / "old_step4.out.ipynb"),
+                        cwd=str(notebooks), kernel_name="python3", progress_bar=False,
+                        log_output=False)
+    return {"wall": round(time.perf_counter() - t0, 1), "cpu": round(_children_cpu() - cpu0, 1),
+            **tuned(notebooks / "old_step4.out.ipynb")}
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def table(results: dict, load: tuple[float, float, float], rev: str) -> str:
+    lines = [
+        "## How long a full run of each shipped example takes",
+        "",
+        f"`python benchmarks/full_runs.py`: each example copied out of `portfolio/` and run with "
+        f"`portfolio run --force --workers 1`, one at a time, on {os.cpu_count()} cores; load "
+        f"average at the start {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (1, 5, 15 min: the "
+        "machine is shared, so times are noisy and CPU seconds are the steadier measure). "
+        "Wall / CPU seconds per step; CPU is the step's kernel, its imports included.",
+        "",
+        "| example | whole run | 01 | 02 | 03 | 04 | 05 | test score (seed) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    total = 0.0
+    for slug, r in results.items():
+        total += r["wall"]
+        steps = " | ".join(f"{s['wall']:.0f} / {s['cpu']:.0f}" if s["cpu"] is not None
+                           else f"{s['wall']:.0f} / ?" for s in r["steps"].values())
+        test = r["test"]
+        lines.append(f"| {slug} | {r['wall']:.0f} s | {steps} | {test['name']} "
+                     f"{test['value']:.4g} ({r['seed']}) |")
+    lines += ["", f"All four: {total:.0f} s.", ""]
+    searches = {s: r for s, r in results.items() if "old" in r}
+    if searches:
+        lines += [
+            f"Step 4 on the same prepared data and folds: the search of `{rev}` (a random search, "
+            "every candidate trained for its full epochs on every fold) against successive "
+            "halving with early stopping. Cross-validated score of the model each one chooses.",
+            "",
+            "| example | before: wall / CPU s | before: CV score | now: wall / CPU s | now: CV score |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for slug, r in searches.items():
+            old, new = r["old"], r["search"]
+            lines.append(f"| {slug} | {old['wall']:.0f} / {old['cpu']:.0f} | {old['name']} "
+                         f"{old['value']:.4g} | {r['steps']['04']['wall']:.0f} / "
+                         f"{r['steps']['04']['cpu']:.0f} | {new['name']} {new['value']:.4g} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", default=",".join(EXAMPLES))
+    parser.add_argument("--old", default="40cda05~1", help="the revision of the search compared")
+    parser.add_argument("--no-old", action="store_true", help="skip the old search")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "folio"
+        root.mkdir()
+        shutil.copy(REPO / "mkdocs.yml", root)
+        shutil.copytree(REPO / "portfolio", root / "portfolio",
+                        ignore=shutil.ignore_patterns(".portfolio", "export"))
+        for slug in args.examples.split(","):
+            results[slug] = run_in_full(root, slug)
+            print(slug, json.dumps(results[slug]), flush=True)
+            if not args.no_old:
+                results[slug]["old"] = run_old_search(root, slug, args.old)
+                print(slug, "old search", json.dumps(results[slug]["old"]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"load": load, "results": results}, indent=2))
+    body = table(results, load, args.old)
+    print(body)
+    write_section("full-runs", body)
+
+
+if __name__ == "__main__":
+    main()
