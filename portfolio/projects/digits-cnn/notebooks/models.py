@@ -6,8 +6,10 @@ import keras
 import numpy as np
 
 # Training runs 16 batches per call into the backend, much faster for small images (Keras'
-# PyTorch backend runs one at a time).
+# PyTorch backend runs one at a time); prediction with several steps per call builds one copy
+# of the network per step, which takes seconds, so the notebooks predict in a few large batches.
 STEPS_PER_EXECUTION = 1 if keras.backend.backend() == "torch" else 16
+PREDICT_BATCH_SIZE = 512
 
 
 def build_cnn(
