@@ -243,9 +243,10 @@ def strategy_for(name: str) -> st.SearchStrategy[str]:
 
 
 def wrap(name: str, value: str, index: int) -> str:
-    """The value between markers of its own; a title within the config's length limit."""
+    """The value between markers of its own; a title and a tag within the config's limits."""
     wrapped = f"w{index}w {value} w{index}w"
-    return wrapped[:190] if name == "project.title" else wrapped
+    limit = {"project.title": 190, "project.tag": 60}.get(name)
+    return wrapped[:limit] if limit else wrapped
 
 
 @pytest.fixture(scope="module")
@@ -396,7 +397,8 @@ def test_a_dataset_name_cannot_close_the_model_cards_code_block(evil):
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == (
         "Error: portfolio/projects/evil/project.yml: field 'dataset.name': holds the control "
-        "character U+000A; write it on one line without control characters")
+        "character U+000A; write it on one line without control characters; the site was left "
+        "as it was")
     name = "D ``` <script>alert(1)</script> ````"
     set_project(project, **{"dataset.name": name})
     build(root)

@@ -97,6 +97,9 @@ def test_each_export_problem_is_a_finding(clean, tmp_path):
     gap = make_tiny(root, "gap")
     fake_export(gap)
     (gap / "export/notebooks/04_improve_results.ipynb").unlink()
+    manifest = json.loads((gap / "export/manifest.json").read_text())
+    manifest["notebooks"] = [n for n in manifest["notebooks"] if n["step"] != "04_improve_results"]
+    (gap / "export/manifest.json").write_text(json.dumps(manifest))
     broken = make_tiny(root, "broken")
     (broken / "project.yml").write_text((broken / "project.yml").read_text().replace(
         "metric: {name: accuracy, direction: maximize}", "metric: {name: accuracy}"))
@@ -107,11 +110,13 @@ def test_each_export_problem_is_a_finding(clean, tmp_path):
         "the project is left out of the site",
         "portfolio/projects/gap/export: steps missing: 04_improve_results, a published project "
         "shows all five steps",
+        "portfolio/projects/gap/export/manifest.json: the export is stale (04_improve_results: "
+        "no export), the published results would not match the notebooks",
         "portfolio/projects/smoky/export/manifest.json: the export is a smoke run (--fast), "
         "its scores are not results; run it in full",
         "portfolio/projects/stale/export/manifest.json: the export is stale (02_prepare_data: "
         "notebook code changed), the published results would not match the notebooks",
-        "Error: 4 finding(s) (missing-steps, project-yml, smoke-run, stale)",
+        "Error: 5 finding(s) (missing-steps, project-yml, smoke-run, stale)",
     ]
 
 
