@@ -197,13 +197,19 @@ class _Loader(SAFE_LOADER):  # type: ignore[misc,valid-type]
 
 def _too_deep(text: str) -> bool:
     depth = 0
-    for event in yaml.parse(text, Loader=SAFE_LOADER):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return True
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    try:
+        for event in yaml.parse(text, Loader=SAFE_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return True
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        # Newer libyaml's scanner refuses deep flow nesting itself, before any event.
+        if getattr(exc, "problem", None) == "exceeded maximum nesting depth":
+            return True
+        raise
     return False
 
 

@@ -159,10 +159,10 @@ def test_an_unreadable_exported_notebook_fails_the_build_also_in_a_worker(
         monkeypatch.setattr(workers, "cores", lambda: 2)
     original = nbrender.read_notebook
 
-    def read_notebook(path):
+    def read_notebook(path, display=None):
         if "gamma" in str(path):
             raise PortfolioError(f"{path.name}: not a valid notebook (truncated)")
-        return original(path)
+        return original(path, display)
 
     monkeypatch.setattr(nbrender, "read_notebook", read_notebook)
     # gamma's pages are rendered again: its export changed
