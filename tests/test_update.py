@@ -213,3 +213,18 @@ def new_project_without_hooks(root: Path, kit: Path) -> Path:
     finally:
         hook.write_text(saved)
     return project
+
+
+def test_the_shipped_examples_record_a_template_commit_of_this_repository():
+    """The shipped examples are kept current with 'portfolio update' like any project."""
+    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode:
+        pytest.skip("not a git checkout: the template's history is not here")
+    from site_builder.layout import Project
+    from site_builder.update import read_record
+
+    projects = sorted((REPO / "portfolio" / "projects").iterdir())
+    assert [p.name for p in projects] == ["breast-cancer-mlp", "diabetes-mlp", "digits-cnn",
+                                          "sunspots-lstm"]
+    for project in projects:
+        commit = read_record(Project(project), project.name)["commit"]
+        assert git(REPO, "cat-file", "-t", commit) == "commit"
