@@ -217,8 +217,10 @@ def new_project_without_hooks(root: Path, kit: Path) -> Path:
 
 def test_the_shipped_examples_record_a_template_commit_of_this_repository():
     """The shipped examples are kept current with 'portfolio update' like any project."""
-    if subprocess.run(["git", "rev-parse", "--git-dir"], cwd=REPO, capture_output=True).returncode:
-        pytest.skip("not a git checkout: the template's history is not here")
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO,
+                             capture_output=True, text=True)
+    if shallow.returncode or shallow.stdout.strip() != "false":
+        pytest.skip("not a full git checkout: the template's history is not here")
     from site_builder.layout import Project
     from site_builder.update import read_record
 
