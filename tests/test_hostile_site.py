@@ -653,6 +653,16 @@ def test_the_shipped_portfolio_passes_its_own_check(tmp_path):
     build(root)
     result = cli(root, "check")
     assert (result.exit_code, result.output) == (0, "no findings\n")
+    # ... and publishes without --force (publish checks first).
+    from .test_publish import _repo_with_remote, git
+
+    bare = _repo_with_remote(root, tmp_path)
+    result = cli(root, "publish")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"site is up to date\npublished \d+ files to origin/gh-pages\n",
+                        result.output)
+    assert "projects/breast-cancer-mlp/index.html" in git(bare, "ls-tree", "-r", "--name-only",
+                                                          "gh-pages").splitlines()
 
 
 def test_setup_makes_scikit_learn_display_estimators_as_text():
