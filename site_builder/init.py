@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .errors import PortfolioError
+from .gitcall import git_output
 
 DISTRIBUTION = "dl-portfolio-kit"
 FILES = Path(__file__).resolve().parent / "init_files"
@@ -59,12 +60,8 @@ def _clone_origin(folder: Path) -> tuple[str, str] | None:
     """(origin's https address, the commit checked out) of a git clone, if it is one."""
 
     def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
-                                  text=True)
-        except OSError:
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
+        out = git_output(folder, *args)
+        return out.strip() if out is not None else None
 
     url = _reachable(git("remote", "get-url", "origin") or "")
     commit = git("rev-parse", "HEAD")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import PortfolioError
+from .gitcall import git_output
 from .layout import Project
 
 RECORD = ".template.json"
@@ -43,18 +43,10 @@ class Change:
         return f"{slug}: {self.path}: {verb}" + (f" ({self.detail})" if self.detail else "")
 
 
-def _git(cwd: Path, *args: str, binary: bool = False):
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=not binary)
-    except FileNotFoundError:
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
 def template_version(template: Path) -> dict:
     """The template's version: the kit's version, and the last commit that changed template/
     where the kit is a git checkout (else None: such a project cannot be updated later)."""
-    commit = _git(template, "log", "-1", "--format=%H", "--", ".")
+    commit = git_output(template, "log", "-1", "--format=%H", "--", ".")
     return {"kit": __version__, "commit": (commit or "").strip() or None}
 
 
@@ -85,12 +77,12 @@ def read_record(project: Project, display: str) -> dict:
 
 def template_at(template: Path, commit: str, dest: Path) -> Path:
     """The template folder as it was at `commit`, extracted into dest."""
-    top = _git(template, "rev-parse", "--show-toplevel")
-    prefix = _git(template, "rev-parse", "--show-prefix")
+    top = git_output(template, "rev-parse", "--show-toplevel")
+    prefix = git_output(template, "rev-parse", "--show-prefix")
     if top is None or prefix is None:
         raise PortfolioError(f"{template}: not in a git repository: the template's history "
                              "is needed to update a project")
-    archive = _git(Path(top.strip()), "archive", "--format=tar", "--end-of-options", commit,
+    archive = git_output(Path(top.strip()), "archive", "--format=tar", "--end-of-options", commit,
                    prefix.strip() or ".", binary=True)
     if archive is None:
         raise PortfolioError(f"template commit {commit[:12]}: not in the kit's repository "
