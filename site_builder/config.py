@@ -120,7 +120,14 @@ class Dataset(Strict):
     date_column: Line | None = None
     value_column: Line | None = None
     image_size: int | None = Field(default=None, ge=8, le=512)
+    # Classification: the class that precision, recall, F1 and ROC AUC are about (a label as
+    # it appears in the data); None: the rarest class of the training rows.
+    positive_class: Line | None = None
+    # The data card: what the data are, where they come from and whether they may be used.
     description: Text = ""
+    url: Line = ""
+    licence: Line = ""
+    citation: Text = ""
 
     @model_validator(mode="after")
     def _path_for_own_data(self) -> Dataset:
@@ -149,6 +156,8 @@ class ProjectConfig(Strict):
     dataset: Dataset
     metric: Metric
     tags: list[Tag] = []
+    # Columns of the data to report the test metric per group of (step 5's error analysis).
+    slices: list[Line] = []
     seed: int = 42
     featured: bool = False
     cover: Annotated[str, _path_inside("export/figures/")] | None = None

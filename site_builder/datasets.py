@@ -14,6 +14,9 @@ from .errors import PortfolioError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+# The fewest rows of a class that a stratified test split (a fifth) and 5 training folds can
+# each hold one of.
+MIN_CLASS_ROWS = 10
 # Enough lines for csv.Sniffer to see the same separator count on each.
 SNIFF_CHARS = 64 * 1024
 
@@ -138,6 +141,14 @@ def check_classification_csv(path: Path, target: str | None) -> CsvFile:
     if y.nunique() < 2:
         raise PortfolioError(
             f"{path}: target column {target!r} has a single class; classification needs two or more"
+        )
+    counts = y.astype(str).value_counts()
+    if counts.iloc[-1] < MIN_CLASS_ROWS:
+        raise PortfolioError(
+            f"{path}: class {_shown(counts.index[-1])!r} of target column {target!r} has "
+            f"{counts.iloc[-1]} row{'s' if counts.iloc[-1] != 1 else ''}; each class needs at "
+            f"least {MIN_CLASS_ROWS} to be stratified into the test split and the folds "
+            "(merge it with another class or drop its rows)"
         )
     _features(data, y.name)
     return data

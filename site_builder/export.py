@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import nbformat
 
-from .notebook import BASELINE_MIME, ENV_MIME, METRIC_MIME, PARAMS_MIME
+from .notebook import BASELINE_MIME, ENV_MIME, FINDING_MIME, METRIC_MIME, PARAMS_MIME
 
 SCHEMA_VERSION = 1
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/svg+xml": "svg"}
@@ -31,8 +31,10 @@ def _records(notebook: nbformat.NotebookNode, mime: str):
 
 def collect_metrics(notebooks: dict[str, nbformat.NotebookNode], config, fast: bool) -> dict:
     """metrics.json from the records the notebooks made with site_builder.notebook."""
-    metrics, params, baseline = [], [], None
+    metrics, params, findings, baseline = [], [], [], None
     for step, notebook in notebooks.items():
+        for record in _records(notebook, FINDING_MIME):
+            findings.append({**record, "step": step})
         for record in _records(notebook, METRIC_MIME):
             metrics.append({**record, "step": step})
         for record in _records(notebook, PARAMS_MIME):
@@ -49,6 +51,8 @@ def collect_metrics(notebooks: dict[str, nbformat.NotebookNode], config, fast: b
                 "split": "test",
                 "step": record["step"],
             }
+            if "interval" in record:
+                primary["interval"] = record["interval"]
     return {
         "schema_version": SCHEMA_VERSION,
         "project": config.slug,
@@ -57,6 +61,7 @@ def collect_metrics(notebooks: dict[str, nbformat.NotebookNode], config, fast: b
         "baseline": baseline,
         "metrics": metrics,
         "params": params,
+        "findings": findings,
     }
 
 

@@ -20,6 +20,7 @@ METRIC_MIME = "application/vnd.portfolio.metric+json"
 BASELINE_MIME = "application/vnd.portfolio.baseline+json"
 PARAMS_MIME = "application/vnd.portfolio.params+json"
 ENV_MIME = "application/vnd.portfolio.env+json"
+FINDING_MIME = "application/vnd.portfolio.finding+json"
 # `portfolio run` names a file here for each notebook, and shows its last line while the
 # notebook runs; outside a run, progress goes nowhere.
 PROGRESS_ENV = "PORTFOLIO_PROGRESS"
@@ -29,6 +30,7 @@ PROGRESS_ENV = "PORTFOLIO_PROGRESS"
 class ProjectContext:
     dir: Path
     config: Any  # site_builder.config.ProjectConfig
+    seed: int  # the run's seed: the notebook's parameter, else project.yml's
 
     @property
     def data_dir(self) -> Path:
@@ -65,7 +67,11 @@ def _find_project_dir(start: Path) -> Path:
 
 
 def quiet() -> None:
-    """Silence library log lines and progress noise that would clutter a rendered notebook."""
+    """Silence library log lines and progress noise that would clutter a rendered notebook.
+
+    Warnings about the method (a model that did not converge, a class too small for its
+    folds, an ill-defined metric) stay visible: they are the learner's to read.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -76,12 +82,9 @@ def quiet() -> None:
     warnings.filterwarnings("ignore", message=".*retracing.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     warnings.filterwarnings("ignore", category=UserWarning, module="scikeras")
-    warnings.filterwarnings("ignore", message=".*ConvergenceWarning.*")
     try:
         import sklearn
-        from sklearn.exceptions import ConvergenceWarning
 
-        warnings.filterwarnings("ignore", category=ConvergenceWarning)
         # An estimator shows as text: its HTML view carries inline script (onclick) that a
         # published notebook file need not hold, and the site shows as text anyway.
         sklearn.set_config(display="text")
@@ -89,8 +92,10 @@ def quiet() -> None:
         pass
 
 
-def setup(seed: int | None = None) -> ProjectContext:
-    """Load project.yml, quiet the libraries, seed Python and NumPy, set plot defaults."""
+def setup(seed: int | None = None, *, keras: bool = False) -> ProjectContext:
+    """Everything a step needs before its method: load project.yml, quiet the libraries, seed
+    Python and NumPy (and Keras and its backend with `keras=True`, in the steps that train),
+    set plot defaults. `seed` None is project.yml's seed; the context carries the one used."""
     from .config import load_project
 
     quiet()
@@ -112,7 +117,9 @@ def setup(seed: int | None = None) -> ProjectContext:
         )
     except ImportError:  # pragma: no cover
         pass
-    return ProjectContext(project_dir, config)
+    if keras:
+        seed_keras(seed)
+    return ProjectContext(project_dir, config, seed)
 
 
 def seed_keras(seed: int) -> None:
@@ -172,6 +179,69 @@ def _number(value: Any) -> float:
     return number
 
 
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval of a score (`bootstrap`)."""
+
+    low: float
+    high: float
+    level: float
+    n: int
+    method: str
+
+    def as_record(self) -> dict[str, Any]:
+        return {"low": _number(self.low), "high": _number(self.high), "level": self.level,
+                "n": self.n, "method": self.method}
+
+    def __str__(self) -> str:
+        return f"{self.level:.0%} interval {self.low:.4g} to {self.high:.4g}"
+
+
+def bootstrap(
+    metric,
+    y_true,
+    y_pred,
+    *,
+    n: int = 1000,
+    level: float = 0.95,
+    block: int = 1,
+    seed: int = 0,
+) -> Interval:
+    """The percentile bootstrap interval of `metric(y_true, y_pred)` over the test rows.
+
+    The rows are drawn with replacement `n` times. For a forecast, whose errors are
+    correlated in time, pass `block` > 1: the moving-block bootstrap then draws runs of
+    `block` consecutive rows, keeping the correlation inside each run. A resample on which
+    the metric is undefined (one class only, for ROC AUC) is drawn again.
+    """
+    import numpy as np
+
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rows = len(y_true)
+    block = max(1, min(int(block), rows))
+    rng = np.random.default_rng(seed)
+    values: list[float] = []
+    tries = 0
+    while len(values) < n and tries < 10 * n:
+        tries += 1
+        starts = rng.integers(0, rows - block + 1, size=-(-rows // block))
+        index = (starts[:, None] + np.arange(block)).ravel()[:rows]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = float(metric(y_true[index], y_pred[index]))
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            values.append(value)
+    if not values:
+        raise ValueError("the metric is undefined on every resample of these rows")
+    alpha = (1 - level) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    method = "bootstrap" if block == 1 else f"moving-block bootstrap (blocks of {block})"
+    return Interval(float(low), float(high), level, len(values), method)
+
+
 def record(
     name: str,
     value: float,
@@ -179,14 +249,19 @@ def record(
     split: str,
     model: str | None = None,
     folds: list[float] | None = None,
+    interval: Interval | None = None,
 ) -> None:
-    """Record a metric: `split` is 'test', 'cv' (with the per-fold scores) or 'validation'."""
+    """Record a metric: `split` is 'test', 'cv' (with the per-fold scores) or 'validation';
+    a test score carries its `interval` (`bootstrap`)."""
     payload: dict[str, Any] = {"name": name, "value": _number(value), "split": split}
     label = f"{name} ({split}"
     if model:
         payload["model"] = model
         label += f", {model}"
     label += f"): {payload['value']:.4g}"
+    if interval is not None:
+        payload["interval"] = interval.as_record()
+        label += f", {interval}"
     if folds is not None:
         scores = [_number(f) for f in folds]
         mean = sum(scores) / len(scores)
@@ -200,6 +275,36 @@ def record_baseline(name: str, value: float, *, strategy: str, split: str = "tes
     """Record the naive baseline score (majority class, mean, persistence)."""
     payload = {"name": name, "value": _number(value), "strategy": strategy, "split": split}
     _display({BASELINE_MIME: payload, "text/plain": f"baseline {name} ({strategy}): {value:.4g}"})
+
+
+def markdown(template: str, **values: Any) -> str:
+    """`template` (the notebook's own Markdown) with `values` filled in as plain text: a value
+    from the data (a column name, a class label) can never become markup."""
+    from .site.sanitize import md_text
+
+    shown = {key: md_text(_plain(value)) for key, value in values.items()}
+    return template.format(**shown)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def say(template: str, **values: Any) -> None:
+    """Show Markdown written from this project's data and results (see `markdown`)."""
+    _display({"text/markdown": markdown(template, **values),
+              "text/plain": template.format(**{k: _plain(v) for k, v in values.items()})})
+
+
+def finding(template: str, **values: Any) -> None:
+    """Show and record a conclusion drawn from the results; the project page lists them at
+    its top. The record keeps plain text (no Markdown): the site escapes it as any text."""
+    bare = template.replace("**", "").replace("`", "")
+    text = bare.format(**{k: _plain(v) for k, v in values.items()})
+    _display({FINDING_MIME: {"text": " ".join(text.split())},
+              "text/markdown": markdown(template, **values), "text/plain": text})
 
 
 def record_params(name: str, params: dict[str, Any]) -> None:

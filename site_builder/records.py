@@ -33,6 +33,16 @@ class Spread(Record):
     max: Finite
 
 
+class Interval(Record):
+    """A confidence interval of a score: the bootstrap of the test rows (`pf.bootstrap`)."""
+
+    low: Finite
+    high: Finite
+    level: Finite = Field(gt=0, lt=1)
+    n: int = Field(ge=1)
+    method: str
+
+
 class MetricRecord(Record):
     """One `pf.record(...)` of a notebook."""
 
@@ -42,6 +52,7 @@ class MetricRecord(Record):
     step: Step
     model: str | None = None
     spread: Spread | None = None
+    interval: Interval | None = None
 
 
 class Primary(Record):
@@ -50,6 +61,7 @@ class Primary(Record):
     direction: Literal["maximize", "minimize"]
     split: str
     step: Step
+    interval: Interval | None = None
 
 
 class Baseline(Record):
@@ -70,6 +82,13 @@ class ParamsRecord(Record):
     step: Step
 
 
+class Finding(Record):
+    """One `pf.finding(...)`: a conclusion a notebook drew from its results, in plain text."""
+
+    text: str
+    step: Step
+
+
 class Metrics(Record):
     """export/metrics.json."""
 
@@ -80,6 +99,7 @@ class Metrics(Record):
     baseline: Baseline | None
     metrics: list[MetricRecord]
     params: list[ParamsRecord] = []
+    findings: list[Finding] = []
 
 
 class StepRun(Record):

@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 from slugify import slugify
 
-from . import PROBLEM_TYPES, keras_data
+from . import PROBLEM_TYPES, keras_data, registry
 from .config import SLUG_MAX, ProjectConfig, validation_message
 from .datasets import (
     CsvFile,
@@ -72,6 +72,8 @@ class NewProject:
     slug: str | None = None
     summary: str | None = None
     seed: int = 42
+    # The data card of the user's own data (the registry holds the built-in data's).
+    card: tuple[tuple[str, str], ...] = ()
 
 
 def template_dir() -> Path:
@@ -139,7 +141,31 @@ def _prompt(spec: NewProject) -> NewProject:
         problem=click.prompt("Problem type", type=click.Choice(PROBLEM_TYPES),
                              default=spec.problem),
         seed=click.prompt("Random seed", type=int, default=spec.seed),
+        card=_prompt_card() if spec.data is not None else spec.card,
     )
+
+
+CARD_PROMPTS = {
+    "description": "What the data are (one sentence; Enter to skip)",
+    "url": "Where the data come from (a URL; Enter to skip)",
+    "licence": "Their licence, e.g. CC BY 4.0 (Enter to skip)",
+    "citation": "How to cite them (Enter to skip)",
+}
+
+
+def _prompt_card() -> tuple[tuple[str, str], ...]:
+    """The data card of the user's own data: each field may be left empty."""
+    answers = ((field, click.prompt(text, default="", show_default=False).strip())
+               for field, text in CARD_PROMPTS.items())
+    return tuple((field, value) for field, value in answers if value)
+
+
+def builtin_card(name: str) -> dict[str, str]:
+    """project.yml's data card of a built-in dataset, from the registry."""
+    card = (registry.entry(name) or {}).get("card", {})
+    fields = {"description": card.get("description", ""), "url": card.get("source", ""),
+              "licence": card.get("licence", ""), "citation": card.get("citation", "")}
+    return {field: value for field, value in fields.items() if value}
 
 
 def _slug(spec: NewProject) -> str:
@@ -156,7 +182,8 @@ def _slug(spec: NewProject) -> str:
 
 
 def _config(spec: NewProject, slug: str, kind: dict) -> ProjectConfig:
-    dataset: dict = {"name": spec.dataset or kind["builtin"], "source": "builtin"}
+    name = spec.dataset or kind["builtin"]
+    dataset: dict = {"name": name, "source": "builtin", **builtin_card(name)}
     if spec.data is not None:
         folder = spec.problem == "image-classification"
         dataset = {"name": spec.data.name if folder else spec.data.stem,
@@ -165,6 +192,7 @@ def _config(spec: NewProject, slug: str, kind: dict) -> ProjectConfig:
         columns = {"target": spec.target, "date_column": spec.date_column,
                    "value_column": spec.value_column}
         dataset.update((k, v) for k, v in columns.items() if v is not None)
+        dataset.update(spec.card)
     if spec.problem == "image-classification":
         dataset["image_size"] = spec.image_size
     summary = DEFAULT_SUMMARY if spec.summary is None else spec.summary

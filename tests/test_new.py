@@ -9,6 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from site_builder import registry
 from site_builder.cli import main
 from site_builder.config import load_project
 
@@ -21,7 +22,11 @@ def test_new_with_builtin_data(portfolio_root):
     assert result.output == "created portfolio/projects/breast-cancer-diagnosis\n"
     config = yaml.safe_load(
         (portfolio_root / "portfolio/projects/breast-cancer-diagnosis/project.yml").read_text())
-    assert config["dataset"] == {"name": "breast_cancer", "source": "builtin"}
+    card = registry.entry("breast_cancer")["card"]
+    assert config["dataset"] == {
+        "name": "breast_cancer", "source": "builtin", "description": card["description"],
+        "url": card["source"], "licence": card["licence"], "citation": card["citation"]}
+    assert config["dataset"]["url"].startswith("https://archive.ics.uci.edu/")
     assert config["metric"] == {"name": "accuracy", "direction": "maximize"}
     assert config["title"] == "Breast cancer diagnosis"
     assert config["summary"] == "A predictive-modelling project worked through the five steps."
@@ -42,6 +47,19 @@ def test_new_prompts_for_title_summary_type_and_seed(portfolio_root, monkeypatch
     readme = (portfolio_root / "portfolio/projects/diabetes/README.md").read_text()
     assert readme.startswith("# Diabetes\n\nHow far diabetes progresses in a year.\n\n"
                              "A project of type `tabular-regression`")
+
+
+def test_new_with_own_data_prompts_for_the_data_card(portfolio_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(portfolio_root)
+    data = heart_csv(tmp_path / "heart.csv")
+    answers = ("Heart\nWho has heart disease.\ntabular-classification\n42\n"
+               "Patients of one clinic.\nhttps://example.org/heart\n\nDoe, Heart data, 2020\n")
+    result = CliRunner().invoke(main, ["new", "Heart", "--data", str(data), "--target",
+                                       "disease"], input=answers)
+    assert result.exit_code == 0, result.output
+    dataset = load_project(portfolio_root / "portfolio/projects/heart").dataset
+    assert (dataset.description, dataset.url, dataset.licence, dataset.citation) == (
+        "Patients of one clinic.", "https://example.org/heart", "", "Doe, Heart data, 2020")
 
 
 def test_new_with_own_csv_copies_it_into_data(portfolio_root, tmp_path):
@@ -171,3 +189,17 @@ def test_bad_data_of_each_type_is_refused_before_anything_is_made(portfolio_root
     result = cli(portfolio_root, "new", *args, "--no-input")
     assert (result.exit_code, result.output) == (1, message)
     assert tree(portfolio_root) == before
+
+
+def test_a_class_too_rare_to_stratify_is_one_line_naming_it(portfolio_root, tmp_path):
+    frame = pd.read_csv(heart_csv(tmp_path / "heart.csv"))
+    frame.loc[:2, "disease"] = "unsure"
+    frame.to_csv(tmp_path / "heart.csv", index=False)
+    result = cli(portfolio_root, "new", "Heart", "--no-input", "--data",
+                 str(tmp_path / "heart.csv"), "--target", "disease")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {tmp_path / 'heart.csv'}: class 'unsure' of target column 'disease' has 3 rows; "
+        "each class needs at least 10 to be stratified into the test split and the folds "
+        "(merge it with another class or drop its rows)\n")
+    assert not (portfolio_root / "portfolio/projects/heart").exists()
