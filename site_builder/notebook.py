@@ -58,6 +58,26 @@ class ProjectContext:
         """The user's own data (file or folder) named in project.yml."""
         return self.dir / self.config.dataset.path
 
+    @property
+    def reference(self) -> dict | None:
+        """The registry's reference score of this project's metric on its built-in data (model,
+        value, protocol, source), or None for the user's own data."""
+        from .registry import reference
+
+        dataset = self.config.dataset
+        return reference(dataset.name, dataset.source, self.config.metric.name)
+
+    @property
+    def best_published(self) -> dict | None:
+        """The registry's best published result on this built-in data, where it has one."""
+        from .registry import entry
+
+        if self.config.dataset.source != "builtin":
+            return None
+        best = (entry(self.config.dataset.name) or {}).get("best")
+        return best if best and best.get("metric", self.config.metric.name) == \
+            self.config.metric.name else None
+
 
 def _find_project_dir(start: Path) -> Path:
     for candidate in (start, *start.parents):
