@@ -144,6 +144,8 @@ class Metric(Strict):
 class ModelCard(Strict):
     intended_use: Text = ""
     limitations: Text = ""
+    # The licence the owner gives the trained model (the model card's `license`); empty: none.
+    licence: Line = ""
 
 
 class ProjectConfig(Strict):

@@ -440,6 +440,10 @@ def _write_export(project: Project, config, staging: Path, records: list[dict],
     model = project.artifacts_dir / "model"
     if model.is_dir():
         shutil.copytree(model, staging / "model")
+        from .modelcard import model_card
+
+        (staging / "model" / "README.md").write_text(model_card(config, metrics),
+                                                      encoding="utf-8")
     env = environment(notebooks)
     manifest = {
         "schema_version": 1,

@@ -404,10 +404,12 @@ def test_a_dataset_name_cannot_close_the_model_cards_code_block(evil):
     build(root)
     html = page(root, "projects/evil/index.html")
     [card] = texts(html, "code", **{"class": "language-yaml"})
-    assert yaml.safe_load(card) == {"model-index": [{"name": "evil", "results": [{
-        "task": {"type": "tabular-classification"},
+    loaded = yaml.safe_load(card)
+    assert loaded["model-index"] == [{"name": "evil", "results": [{
+        "task": {"type": "tabular-classification", "name": "tabular-classification"},
         "dataset": {"name": name, "type": name},
-        "metrics": [{"type": "accuracy", "value": 0.75, "name": "accuracy (test)"}]}]}]}
+        "metrics": [{"type": "accuracy", "value": 0.75, "name": "Accuracy (test)"}]}]}]
+    assert loaded["datasets"] == [name]
     assert texts(html, "h2")[-1].strip() == "Record of the run¶"
     assert site_problems(root) == []
 

@@ -9,6 +9,7 @@ import yaml
 
 from .. import STEP_TITLES, STEPS
 from ..config import Profile
+from ..modelcard import card_data
 from .collect import ProjectView
 from .sanitize import (
     escape,
@@ -81,10 +82,36 @@ def _better(view: ProjectView) -> str | None:
     return "better" if sign * (view.primary["value"] - view.baseline["value"]) > 0 else "worse"
 
 
+def interval_of(view: ProjectView) -> dict | None:
+    """The interval of the test score (metrics.json: primary.interval), where it was recorded."""
+    interval = (view.primary or {}).get("interval")
+    return interval if isinstance(interval, dict) else None
+
+
+def interval_level(interval: dict) -> str:
+    """'95 %'."""
+    return f"{round(interval['level'] * 100, 1):g} %"
+
+
+def interval_span(interval: dict, metric: str) -> str:
+    """'0.956–0.991'."""
+    low, high = sorted((interval["low"], interval["high"]))
+    return f"{fmt(low, metric)}–{fmt(high, metric)}"
+
+
+def compact_interval(view: ProjectView) -> str:
+    """' (95 % CI 0.956–0.991)' after a score where space is short; '' without an interval."""
+    interval = interval_of(view)
+    if not interval:
+        return ""
+    return f" ({interval_level(interval)} CI {interval_span(interval, view.config.metric.name)})"
+
+
 def headline(view: ProjectView) -> str:
-    """'accuracy 0.982 · baseline 0.627 · reference 0.975'."""
+    """'accuracy 0.982 (95 % CI 0.956–0.991) · baseline 0.627 · reference 0.975'."""
     metric = view.config.metric.name
-    parts = [f"**{md_text(metric_label(metric))} {fmt(view.primary and view.primary['value'], metric)}**"]
+    parts = [f"**{md_text(metric_label(metric))} {fmt(view.primary and view.primary['value'], metric)}**"
+             + compact_interval(view)]
     if view.baseline and view.baseline["name"] == metric:
         parts.append(f"baseline {fmt(view.baseline['value'], metric)}")
     if view.reference:
@@ -144,18 +171,28 @@ def card_chart(view: ProjectView) -> str:
         rows.append(("baseline", view.baseline["value"], "pf-cc-baseline"))
     if view.reference:
         rows.append(("reference", view.reference["value"], "pf-cc-reference"))
-    top = max(abs(r[1]) for r in rows) or 1.0
+    interval = interval_of(view)
+    ends = sorted((abs(interval["low"]), abs(interval["high"]))) if interval else []
+    top = max([abs(r[1]) for r in rows] + ends) or 1.0
     parts = [f'<text x="12" y="50" class="pf-cc-big">{fmt(value, metric)}</text>',
              f'<text x="12" y="74" class="pf-cc-label">{escape(metric_label(metric))} · '
              f"{direction} is better</text>"]
     for i, (label, number, cls) in enumerate(rows):
         y = 92 + i * 22
         width = max(2.0, 120 * abs(number) / top)
+        right = width
         parts.append(f'<text x="12" y="{y + 13}" class="pf-cc-label">{label}</text>'
-                     f'<rect x="100" y="{y + 2}" width="{width:.1f}" height="14" class="{cls}"></rect>'
-                     f'<text x="{106 + width:.1f}" y="{y + 13}" class="pf-cc-label">'
+                     f'<rect x="100" y="{y + 2}" width="{width:.1f}" height="14" class="{cls}"></rect>')
+        if i == 0 and ends:  # the interval of the test score, drawn across the result's bar
+            low, high = (100 + 120 * end / top for end in ends)
+            right = max(width, high - 100)
+            parts.append(f'<path d="M{low:.1f} {y + 9}H{high:.1f}M{low:.1f} {y + 4}V{y + 14}'
+                         f'M{high:.1f} {y + 4}V{y + 14}" class="pf-cc-interval"></path>')
+        parts.append(f'<text x="{106 + right:.1f}" y="{y + 13}" class="pf-cc-label">'
                      f"{fmt(number, metric)}</text>")
     said = "; ".join(f"{label} {fmt(number, metric)}" for label, number, _ in rows)
+    if interval:
+        said += f"; {interval_level(interval)} interval of this project {interval_span(interval, metric)}"
     return (f'<svg class="pf-card-chart" viewBox="0 0 280 {96 + 22 * len(rows)}" role="img" '
             f'aria-label="{escape(metric_label(metric))}: {said} ({direction} is better)">'
             + "".join(parts) + "</svg>")
@@ -204,6 +241,9 @@ def result_chart(view: ProjectView) -> str:
         points.append(("this project", view.primary["value"], "pf-bar-result"))
     if view.reference:
         points.append(("reference", view.reference["value"], "pf-bar-reference"))
+    best = best_published(view)
+    if best:
+        points.append(("best published", best["value"], "pf-bar-best"))
     if len(points) < 2:
         return ""
     top = max(p[1] for p in points) or 1.0
@@ -220,7 +260,8 @@ def result_chart(view: ProjectView) -> str:
     height = 16 + 30 * len(points)
     direction = "higher" if view.config.metric.direction == "maximize" else "lower"
     return (f'<svg class="pf-chart" viewBox="0 0 480 {height}" role="img" '
-            f'aria-label="{escape(metric_label(metric))}: baseline, this project and reference '
+            f'aria-label="{escape(metric_label(metric))}: '
+            f'{", ".join(f"{label} {fmt(value, metric)}" for label, value, _ in points)} '
             f'({direction} is better)">' + "".join(rows) + "</svg>")
 
 
@@ -231,12 +272,15 @@ def _step_metrics(view: ProjectView, step: str) -> list[dict]:
 def metrics_table(records: list[dict]) -> str:
     if not records:
         return ""
-    rows = ["| model | metric | split | value | spread across folds |", "|---|---|---|---|---|"]
+    rows = ["| model | metric | split | value | spread across folds or interval |",
+            "|---|---|---|---|---|"]
     for m in records:
-        spread = m.get("spread")
+        spread, interval = m.get("spread"), m.get("interval")
         spread_text = (f"± {fmt(spread['std'], m['name'])} (n = {spread['n']}, "
                        f"{fmt(spread['min'], m['name'])}–{fmt(spread['max'], m['name'])})"
-                       if spread else "")
+                       if spread else
+                       f"{interval_level(interval)} interval {interval_span(interval, m['name'])}"
+                       if interval else "")
         rows.append(f"| {md_text(m.get('model', '—'))} | {md_text(metric_label(m['name']))} | "
                     f"{md_text(m['split'])} | {fmt(m['value'], m['name'])} | {md_text(spread_text)} |")
     # On a phone each row is a block of labelled lines (portfolio.css: .pf-stack).
@@ -270,14 +314,20 @@ def _github(repository: str | None) -> str | None:
 
 
 def verdict(view: ProjectView) -> str:
-    """One sentence: the result against the baseline and the reference, in the metric's
-    direction."""
+    """The result against the baseline and the reference, in the metric's direction: with the
+    test score's interval, whether each difference is larger than the interval."""
     c = view.config
     metric = c.metric.name
     if not view.primary:
         return "No test score yet."
+    interval = interval_of(view)
     text = (f"{md_text(c.model)} scores {md_text(metric_label(metric))} "
-            f"**{fmt(view.primary['value'], metric)}** on the held-out test set")
+            f"**{fmt(view.primary['value'], metric)}**")
+    if interval:
+        text += f" ({interval_level(interval)} interval {interval_span(interval, metric)})"
+    text += " on the held-out test set"
+    if interval:
+        return text + ". " + " ".join(interval_sentences(view, interval))
     better = _better(view)
     if better:
         text += (f", {better} than the naive baseline ({fmt(view.baseline['value'], metric)}, "
@@ -290,13 +340,58 @@ def verdict(view: ProjectView) -> str:
     return text + "."
 
 
+def interval_sentences(view: ProjectView, interval: dict) -> list[str]:
+    """One sentence each for the baseline and the reference: where it lies against the
+    interval of the test score, and so whether this result is clearly better, clearly worse
+    or level with it."""
+    metric = view.config.metric.name
+    sentences = []
+    if view.baseline and view.baseline["name"] == metric:
+        strategy = plain(view.baseline.get("strategy", ""))
+        named = f"naive baseline {fmt(view.baseline['value'], metric)}" + (
+            f" ({md_text(strategy)})" if strategy else "")
+        sentences.append(against(view, interval, named, view.baseline["value"]))
+    if view.reference:
+        sentences.append(against(view, interval, f"reference {fmt(view.reference['value'], metric)}",
+                                 view.reference["value"]))
+    return sentences
+
+
+def against(view: ProjectView, interval: dict, named: str, value: float) -> str:
+    """'The reference 0.975 lies inside the interval: this result is level with it, not clearly
+    better.'"""
+    sign = 1 if view.config.metric.direction == "maximize" else -1
+    low, high = sorted((interval["low"], interval["high"]))
+    if low <= value <= high:
+        ahead = sign * (view.primary["value"] - value)
+        hedge = "better" if ahead > 0 else "worse" if ahead < 0 else "better or worse"
+        return f"The {named} lies inside the interval: this result is level with it, not clearly {hedge}."
+    side = "below" if value < low else "above"
+    better = (value < low) == (sign > 0)
+    return (f"The {named} lies {side} the interval: this result is clearly "
+            f"{'better' if better else 'worse'} than it.")
+
+
+def findings_list(view: ProjectView) -> str:
+    """The conclusions the notebooks recorded, each with a link to its step's notebook."""
+    done = {path.stem for path in view.notebooks}
+    items = []
+    for found in view.findings:
+        text = md_text(found["text"])
+        if not text:
+            continue
+        step = found["step"]
+        where = f"step {STEPS.index(step) + 1}"
+        items.append(f"- {text} ([{where}]({step}/index.md))" if step in done
+                     else f"- {text} ({where})")
+    if not items:
+        return ""
+    return "**What the notebooks concluded.**\n\n" + "\n".join(items) + "\n"
+
+
 def best_published(view: ProjectView) -> dict | None:
     """The registry's best published result for the project's metric, where it has one."""
-    best = (view.dataset or {}).get("best")
-    if isinstance(best, dict) and best.get("metric") == view.config.metric.name \
-            and isinstance(best.get("value"), int | float):
-        return best
-    return None
+    return view.best
 
 
 def comparison_table(view: ProjectView) -> str:
@@ -309,8 +404,12 @@ def comparison_table(view: ProjectView) -> str:
                     f"{'' if b['name'] == metric else ' (' + md_text(metric_label(b['name'])) + ')'} | "
                     f"{md_text(b.get('strategy', ''))} |")
     if view.primary:
-        rows.append(f"| **This project** | **{fmt(view.primary['value'], metric)}** | "
-                    f"{md_text(c.model)}, test set |")
+        interval = interval_of(view)
+        how = f"{md_text(c.model)}, test set"
+        if interval:
+            how += (f"; {interval_level(interval)} interval {interval_span(interval, metric)} "
+                    f"({md_text(interval.get('method', ''))}, {interval['n']} resamples)")
+        rows.append(f"| **This project** | **{fmt(view.primary['value'], metric)}** | {how} |")
     if view.reference:
         r = view.reference
         rows.append(f"| Reference | {fmt(r['value'], metric)} | {md_text(r['model'])}; "
@@ -360,7 +459,11 @@ def _step_numbers(view: ProjectView, step: str) -> str:
         return f"Naive baseline: {md_text(metric_label(view.baseline['name']))} " \
                f"{fmt(view.baseline['value'], view.baseline['name'])}."
     if step == "05_present_results" and view.primary:
-        return f"Test score: {md_text(metric_label(metric))} **{fmt(view.primary['value'], metric)}**."
+        interval = interval_of(view)
+        shown = (f" ({interval_level(interval)} interval {interval_span(interval, metric)})"
+                 if interval else "")
+        return (f"Test score: {md_text(metric_label(metric))} "
+                f"**{fmt(view.primary['value'], metric)}**{shown}.")
     scored = [m for m in records if m["name"] == metric and m.get("model")]
     if scored:
         sign = 1 if view.config.metric.direction == "maximize" else -1
@@ -373,10 +476,13 @@ def _step_numbers(view: ProjectView, step: str) -> str:
 
 def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dict[str, list[str]],
                  repository: str | None, image: str | None = None,
-                 captions: dict[str, str] | None = None, errors_figure: str | None = None) -> str:
-    """The answers first (question, result, comparison, errors), then each step in a few
-    lines with its details folded, then the record folded. `captions`: alt text by figure
-    file name; `errors_figure`: the step-5 figure that shows the model's errors."""
+                 captions: dict[str, str] | None = None, errors_figure: str | None = None,
+                 error_analysis: str | None = None) -> str:
+    """The answers first (question, result and conclusions, comparison, errors, the data),
+    then each step in a few lines with its details folded, then the record folded.
+    `captions`: alt text by figure file name; `errors_figure`: the step-5 figure that shows
+    the model's errors; `error_analysis`: step 5's error analysis as safe HTML
+    (nbrender.render_error_analysis)."""
     c = view.config
     captions = captions or {}
     out = [front_matter(c.title, c.summary or c.title, image=image)]
@@ -394,16 +500,12 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
     out.append(f"**The question.** {SKILLS[c.problem_type]} on {md_text(data)}, scored by "
                f"{md_text(metric_label(c.metric.name))} on held-out data ({direction} is better).\n")
     out.append(f"**What was found.** {verdict(view)}\n")
+    out.append(findings_list(view))
     out.append("## How it compares\n")
     out.append(comparison_table(view))
     out.append(result_chart(view) + "\n")
-    if errors_figure:
-        caption = captions.get(errors_figure) or "The model's errors on the test set"
-        out.append("## What the model gets wrong\n")
-        out.append(f"{md_text(caption)}, from step 5 "
-                   f"([the notebook](05_present_results/index.md) explains it).\n")
-        out.append(f"![{md_text(caption)}]({url_path('figures/' + errors_figure)})"
-                   "{ .pf-errors loading=lazy }\n")
+    out.append(error_section(errors_figure, captions, error_analysis))
+    out.append(data_card_section(view))
 
     out.append("## The five steps\n")
     for number, step in enumerate(STEPS, start=1):
@@ -419,7 +521,8 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
             out.append(numbers + "\n")
         details = []
         if rest:
-            details.append(f'<div class="pf-narrative">\n{inert_in_markdown(rest)}\n</div>\n')
+            details.append(f'<div class="pf-narrative">\n{inert_in_markdown(unlisted_headings(rest))}'
+                           "\n</div>\n")
         details.append(metrics_table(_step_metrics(view, step)))
         for param in (p for p in view.metrics.get("params", []) if p.get("step") == step):
             settings = ", ".join(f"{k} = {v}" for k, v in param["params"].items())
@@ -439,6 +542,53 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
     return "\n".join(out)
 
 
+def error_section(errors_figure: str | None, captions: dict[str, str],
+                  error_analysis: str | None) -> str:
+    """What the model gets wrong: the error analysis' first paragraph and its figure, the rest
+    of it (tables and figures) folded."""
+    if not errors_figure and not error_analysis:
+        return ""
+    out = ["## Error analysis\n"]
+    lead, rest = _first_paragraph(error_analysis or "")
+    if lead:
+        out.append(f'<div class="pf-narrative">\n{inert_in_markdown(lead)}\n</div>\n')
+    if errors_figure:
+        caption = captions.get(errors_figure) or "The model's errors on the test set"
+        out.append(f"{md_text(caption)}, from step 5 "
+                   f"([the notebook](05_present_results/index.md) explains it).\n")
+        out.append(f"![{md_text(caption)}]({url_path('figures/' + errors_figure)})"
+                   "{ .pf-errors loading=lazy }\n")
+    if rest:
+        out.append(fold("The whole error analysis: tables and figures",
+                        f'<div class="pf-narrative pf-errors-all">\n'
+                        f"{inert_in_markdown(unlisted_headings(rest))}\n</div>\n"))
+    return "\n".join(out)
+
+
+def data_card_section(view: ProjectView) -> str:
+    """The data card: what the data are, where they come from, their licence and how to cite
+    them; 'not stated' where the card leaves a field empty."""
+    card = view.card()
+    url, _, note = card["url"].partition(" ")
+    source = link(url, url) + (f" {md_text(note)}" if note.strip() else "") if url else NOT_STATED
+    rows = [("What they are", md_text(card["description"]) or NOT_STATED),
+            ("Source", source),
+            ("Licence", md_text(card["licence"]) or NOT_STATED),
+            ("Citation", md_text(card["citation"]) or NOT_STATED)]
+    return ("## The data\n\n" + "\n".join(f"- **{name}**: {value}" for name, value in rows)
+            + "\n")
+
+
+NOT_STATED = "not stated"
+
+
+def unlisted_headings(html: str) -> str:
+    """Headings inside a folded block as headings for screen readers (role and level) but not
+    heading elements, which the table of contents would list although they are hidden."""
+    return re.sub(r"<h([1-6])\b[^>]*>(.*?)</h\1>",
+                  r'<p class="pf-subhead" role="heading" aria-level="\1">\2</p>', html, flags=re.S)
+
+
 def fold(title: str, body: str) -> str:
     """A block closed until clicked (Material styles <details> as a collapsible admonition)."""
     return f'<details class="pf-fold" markdown>\n<summary>{title}</summary>\n\n{body}\n</details>\n'
@@ -456,13 +606,9 @@ def model_card(view: ProjectView) -> str:
                  f"{md_text(metric_label(m['name']))} {fmt(m['value'], m['name'])}"
                  for m in test) or "—"),
              f"- **Limitations**: {md_text(c.model_card.limitations)}", ""]
-    metrics = [{"type": m["name"], "value": float(f"{m['value']:.6g}"),
-                "name": f"{metric_label(m['name'])} (test)"} for m in test]
-    index = {"model-index": [{"name": c.slug, "results": [{
-        "task": {"type": c.problem_type},
-        "dataset": {"name": dataset, "type": c.dataset.name},
-        "metrics": metrics}]}]}
-    lines.append("Hugging Face `model-index` metadata:\n")
+    index = card_data(c, view.metrics)
+    lines.append("The front matter of the model's card (`model/README.md` of the export, in the "
+                 "Hugging Face format):\n")
     lines.append(fence(dump_yaml(index), "yaml"))
     return "\n".join(lines)
 
@@ -543,7 +689,7 @@ def leaderboard_page(views: list[ProjectView], image: str | None = None) -> str:
     out.append("# Leaderboard\n")
     out.append("Each project's test score next to its dataset's naive baseline and published "
                "reference. Click a column heading to sort.\n")
-    rows = ["| project | dataset | model | metric | baseline | result | reference | run |",
+    rows = ["| project | dataset | model | metric | baseline | result (95 % CI) | reference | run |",
             "|---|---|---|---|---|---|---|---|"]
     for v in views:
         metric = v.config.metric.name
@@ -553,12 +699,20 @@ def leaderboard_page(views: list[ProjectView], image: str | None = None) -> str:
         ref = fmt(v.reference["value"], metric) if v.reference else "—"
         rows.append(f"| [{md_text(v.config.title)}](projects/{v.slug}/index.md) | {md_text(data)} "
                     f"| {md_text(v.config.model)} | {md_text(metric_label(metric))} | {base} | "
-                    f"{fmt(v.primary and v.primary['value'], metric)}"
-                    f"{' (below baseline)' if _better(v) == 'worse' else ''} | {ref} | "
+                    f"{fmt(v.primary and v.primary['value'], metric)}{_span(v)}"
+                    f"{WORSE_MARK if _better(v) == 'worse' else ''} | {ref} | "
                     f"{'smoke' if v.smoke else 'full'} |")
     out.append('<div class="pf-sortable pf-stack pf-leaderboard" markdown>\n\n' + "\n".join(rows)
                + "\n\n</div>\n")
     return "\n".join(out)
+
+
+WORSE_MARK = ' <span class="pf-worse">below baseline</span>'
+
+
+def _span(view: ProjectView) -> str:
+    interval = interval_of(view)
+    return f" ({interval_span(interval, view.config.metric.name)})" if interval else ""
 
 
 def _project_list(views: list[ProjectView], prefix: str) -> str:
