@@ -5,11 +5,11 @@ The four examples are copied out of portfolio/ (never run in place) and each is 
 with `portfolio run --force --workers 1`, one after the other. The wall time of each step is
 the manifest's; its CPU time is its kernel's (the k-th kernel a run starts is step k's, as
 kernels are started in step order), read every half second while it runs. Then, on the same
-prepared data and the same folds, the step 4 notebook of `--old REV` (the random search
-with fixed epochs) is run on its own and its cross-validated score and time are set against
-the new search's. The load average at the start is recorded: the machine is shared.
+data, split, seed and folds, each example as it was at `--old REV` (the random search with
+fixed epochs) is run in full right after it, and its step 4 time and cross-validated score
+are set against the new search's. The load average at the start is recorded: the machine is shared.
 
-    python benchmarks/full_runs.py [--examples breast-cancer-mlp,...] [--old 40cda05~1]
+    python benchmarks/full_runs.py [--examples breast-cancer-mlp,...] [--old fb753f3]
 """
 
 from __future__ import annotations
@@ -92,39 +92,33 @@ def run_in_full(root: Path, slug: str) -> dict:
 
 
 def tuned(notebook: Path) -> dict:
-    """The cross-validated score step 4 recorded for its tuned model (the first one)."""
-    cells = json.loads(notebook.read_text())["cells"]
-    for cell in cells:
+    """The cross-validated score step 4 recorded for the model it chose: its tuned model's,
+    or the last one it recorded where it kept another."""
+    found = []
+    for cell in json.loads(notebook.read_text())["cells"]:
         for output in cell.get("outputs", []):
             metric = output.get("data", {}).get("application/vnd.portfolio.metric+json")
             if metric and metric["split"] == "cv":
-                return {"name": metric["name"], "value": metric["value"], "model": metric["model"]}
-    raise SystemExit(f"{notebook}: no cross-validated score recorded")
+                found.append({"name": metric["name"], "value": metric["value"],
+                              "model": metric.get("model")})
+    if not found:
+        raise SystemExit(f"{notebook}: no cross-validated score recorded")
+    return next((m for m in found if (m["model"] or "").startswith("Tuned")), found[-1])
 
 
-def run_old_search(root: Path, slug: str, rev: str) -> dict:
-    """Today's step 4 before the change, on the prepared data and folds of the new run."""
-    import papermill as pm
-
-    notebooks = root / "portfolio/projects" / slug / "notebooks"
-    source = subprocess.run(
-        ["git", "show", f"{rev}:template/{{{{cookiecutter.project_slug}}}}/_notebooks/"
-                        f"{EXAMPLES[slug]}/{STEP4}.ipynb"],
-        cwd=REPO, capture_output=True, text=True, check=True).stdout
-    (notebooks / "old_step4.ipynb").write_text(source)
-    t0, cpu0 = time.perf_counter(), _children_cpu()
-    pm.execute_notebook(str(notebooks / "old_step4.ipynb"), str(notebooks / "old_step4.out.ipynb"),
-                        cwd=str(notebooks), kernel_name="python3", progress_bar=False,
-                        log_output=False)
-    return {"wall": round(time.perf_counter() - t0, 1), "cpu": round(_children_cpu() - cpu0, 1),
-            **tuned(notebooks / "old_step4.out.ipynb")}
-
-
-def _children_cpu() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def run_old(slug: str, rev: str) -> dict:
+    """The example as it was at `rev` (its notebooks, models.py and project.yml), run in full
+    in a portfolio of its own: the same data, split and seed, the search it had then."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "folio"
+        root.mkdir()
+        shutil.copy(REPO / "mkdocs.yml", root)
+        archive = subprocess.run(["git", "archive", rev, "portfolio/profile.yml",
+                                  f"portfolio/projects/{slug}"], cwd=REPO, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+        shutil.rmtree(root / "portfolio/projects" / slug / "export", ignore_errors=True)
+        return run_in_full(root, slug)
 
 
 def table(results: dict, load: tuple[float, float, float], rev: str) -> str:
@@ -152,25 +146,36 @@ def table(results: dict, load: tuple[float, float, float], rev: str) -> str:
     searches = {s: r for s, r in results.items() if "old" in r}
     if searches:
         lines += [
-            f"Step 4 on the same prepared data and folds: the search of `{rev}` (a random search, "
-            "every candidate trained for its full epochs on every fold) against successive "
-            "halving with early stopping. Cross-validated score of the model each one chooses.",
+            f"Side by side in the same script run: each example as it was at `{rev}` (a random "
+            "search, every candidate trained for its full epochs on every fold), run in full "
+            "right after the new one on the same data, split, seed and folds. Step 4's wall / "
+            "CPU seconds and the cross-validated score of the model each one chooses; the whole "
+            "run's wall seconds and the test score.",
             "",
-            "| example | before: wall / CPU s | before: CV score | now: wall / CPU s | now: CV score |",
-            "|---|---:|---:|---:|---:|",
+            "| example | before: whole run | before: step 4 | before: CV score | before: test | "
+            "now: whole run | now: step 4 | now: CV score | now: test |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
+
+        def step4(r: dict) -> str:
+            s4 = r["steps"].get("04", {})
+            return f"{s4.get('wall', 0):.0f} / {s4.get('cpu') or 0:.0f}"
+
         for slug, r in searches.items():
-            old, new = r["old"], r["search"]
-            lines.append(f"| {slug} | {old['wall']:.0f} / {old['cpu']:.0f} | {old['name']} "
-                         f"{old['value']:.4g} | {r['steps']['04']['wall']:.0f} / "
-                         f"{r['steps']['04']['cpu']:.0f} | {new['name']} {new['value']:.4g} |")
+            old = r["old"]
+            lines.append(
+                f"| {slug} | {old['wall']:.0f} s | {step4(old)} | {old['search']['name']} "
+                f"{old['search']['value']:.4g} | {old['test']['value']:.4g} | {r['wall']:.0f} s | "
+                f"{step4(r)} | {r['search']['name']} {r['search']['value']:.4g} | "
+                f"{r['test']['value']:.4g} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", default=",".join(EXAMPLES))
-    parser.add_argument("--old", default="40cda05~1", help="the revision of the search compared")
+    parser.add_argument("--old", default="fb753f3",
+                        help="the revision whose examples the new ones are set against")
     parser.add_argument("--no-old", action="store_true", help="skip the old search")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -186,7 +191,7 @@ def main() -> None:
             results[slug] = run_in_full(root, slug)
             print(slug, json.dumps(results[slug]), flush=True)
             if not args.no_old:
-                results[slug]["old"] = run_old_search(root, slug, args.old)
+                results[slug]["old"] = run_old(slug, args.old)
                 print(slug, "old search", json.dumps(results[slug]["old"]), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"load": load, "results": results}, indent=2))
