@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 import click
 
 from . import STEPS
-from .config import load_profile, load_project
+from .config import ProjectConfig, load_profile, load_project
 from .errors import PortfolioError
 from .layout import Portfolio, Project
 from .placeholders import find_placeholders
@@ -20,7 +20,7 @@ FILE_LIMIT, FILE_WARN, SITE_LIMIT = 100 * MB, 50 * MB, 1024 * MB
 # Detectors with a known shape; the entropy detectors flag ordinary code in every notebook.
 _SKIPPED_PLUGINS = ("HighEntropyString", "IPPublicDetector")
 KINDS = ("secret", "unsafe-html", "broken-link", "size", "smoke-run", "stale", "missing-steps",
-         "project-yml", "unreadable", "placeholder", "unsafe-link")
+         "project-yml", "unreadable", "placeholder", "unsafe-link", "below-baseline")
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,9 @@ def check_export(portfolio: Portfolio, project: Project) -> list[Finding]:
         findings.append(Finding("missing-steps", rel(project.export_dir), None,
                                 f"steps missing: {', '.join(missing)}",
                                 "a published project shows all five steps"))
-    load_view(portfolio, project)  # metrics.json read as the build reads it
+    view = load_view(portfolio, project)  # metrics.json read as the build reads it
+    if view is not None:
+        findings += below_baseline(portfolio, view)
     smoke = bool(manifest.get("smoke_run"))
     if smoke:
         findings.append(Finding("smoke-run", rel(project.export_dir / "manifest.json"), None,
@@ -149,6 +151,64 @@ def check_export(portfolio: Portfolio, project: Project) -> list[Finding]:
                                 f"the export is stale ({plan.reason})",
                                 "the published results would not match the notebooks"))
     return findings
+
+
+def below_baseline(portfolio: Portfolio, view) -> list[Finding]:
+    """A test score that does not beat the naive baseline of step 1, in the metric's direction
+    (the site marks such a project on its card, its page and the leaderboard)."""
+    from .site.pages import fmt, metric_label
+
+    primary, baseline = view.primary, view.baseline
+    if not primary or not baseline or baseline["name"] != primary["name"]:
+        return []
+    sign = 1 if primary["direction"] == "maximize" else -1
+    if sign * (primary["value"] - baseline["value"]) > 0:
+        return []
+    metric = primary["name"]
+    return [Finding("below-baseline", portfolio.rel(view.project.export_dir / "metrics.json"), None,
+                    f"project '{view.slug}': the test score ({metric_label(metric)} "
+                    f"{fmt(primary['value'], metric)}) does not beat the naive baseline "
+                    f"({fmt(baseline['value'], metric)})",
+                    "the site marks it on its card, its page and the leaderboard; to publish it so, "
+                    "use --force below-baseline")]
+
+
+def own_summaries(portfolio: Portfolio, configs: dict[Path, ProjectConfig]) -> list[Finding]:
+    """A project without its own summary: none, or one that another project has too (the
+    template's default is a placeholder, reported with the others)."""
+    from .placeholders import TEMPLATE_SUMMARY
+
+    findings: list[Finding] = []
+    seen: dict[str, str] = {}
+    why = "a card and a link preview show it; write one sentence on what this project asks and finds"
+    for path, config in configs.items():
+        summary = " ".join(config.summary.split())
+        display = portfolio.rel(path)
+        if not summary:
+            findings.append(Finding("placeholder", display, None, "field 'summary' is empty", why))
+        elif summary in seen and summary != TEMPLATE_SUMMARY:
+            findings.append(Finding("placeholder", display, None,
+                                    f"field 'summary' is the same as in {seen[summary]}", why))
+        seen.setdefault(summary, display)
+    return findings
+
+
+def card_warnings(portfolio: Portfolio, configs: dict[Path, ProjectConfig]) -> list[str]:
+    """The data cards that name no licence or no source URL (built-in data: the registry's
+    card fills what project.yml leaves empty; 'not stated' is empty)."""
+    from .site.collect import data_card
+
+    warnings = []
+    for path, config in configs.items():
+        card = data_card(config)
+        display = portfolio.rel(path)
+        if not card["licence"]:
+            warnings.append(f"{display}: the data card names no licence (dataset.licence), "
+                            "readers cannot tell whether the data may be used")
+        if not card["url"]:
+            warnings.append(f"{display}: the data card names no source (dataset.url), "
+                            "readers cannot tell where the data come from")
+    return warnings
 
 
 def broken_links(site: Path, path: Path, found: list) -> list[str]:
@@ -234,13 +294,20 @@ def run_checks(portfolio: Portfolio, site: Path | None = None) -> tuple[list[Fin
     findings += [Finding("placeholder", file, None, what, "an example from portfolio init or the "
                          "template; replace it with your own before publishing")
                  for file, what in find_placeholders(portfolio)]
+    configs: dict[Path, ProjectConfig] = {}
     for project in portfolio.projects():
         findings += check_project(portfolio, project, allowed)
-    warnings: list[str] = []
+        try:
+            configs[project.config_file] = load_project(project.dir, portfolio.rel(project.config_file))
+        except PortfolioError:
+            pass  # check_project reported it
+    findings += own_summaries(portfolio, configs)
+    warnings = card_warnings(portfolio, configs)
     site = site or portfolio.root / "site"
     if site.is_dir():
-        site_findings, warnings = check_site(portfolio, site)
+        site_findings, site_warnings = check_site(portfolio, site)
         findings += site_findings
+        warnings += site_warnings
     return findings, warnings
 
 

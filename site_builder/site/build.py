@@ -169,7 +169,13 @@ def write_project(writer: DocsWriter, view, repository: str | None,
     import hashlib
 
     from . import pages
-    from .nbrender import markdown_cells, read_notebook, render_notebook
+    from .nbrender import (
+        error_analysis_cells,
+        markdown_cells,
+        read_notebook,
+        render_error_analysis,
+        render_notebook,
+    )
     from .sanitize import asset_name
 
     base = f"projects/{view.slug}"
@@ -184,7 +190,20 @@ def write_project(writer: DocsWriter, view, repository: str | None,
         figure_urls.setdefault(step, []).append(f"figures/{figure.name}")
     captions: dict[str, str] = {}
     errors_figure = None
+    in_part = False  # whether errors_figure is a figure of the error analysis
+    error_analysis = None
     narratives = {}
+    def page_sink(data: bytes, ext: str) -> str:
+        """An image of the project page's error analysis: a figure's file, else a file of its
+        own next to step 5's page."""
+        known = exported.get(hashlib.sha256(data).digest())
+        if known:
+            return known.removeprefix("../")
+        name = asset_name(data, ext)
+        writer.data(f"{base}/05_present_results/{name}", data,
+                    f"{view.project.rel(view.project.export_dir)}: an output image of step 5")
+        return f"05_present_results/{name}"
+
     for path in view.notebooks:
         step = path.stem
         notebook = read_notebook(path, view.project.rel(path))
@@ -200,14 +219,30 @@ def write_project(writer: DocsWriter, view, repository: str | None,
                         f"{view.project.rel(_path)}: an output image")
             return name
 
-        for name, caption, code in figure_sources(notebook, exported):
+        # Step 5's error analysis has its own section of the project page, not its narrative;
+        # its first figure is the errors figure, else the first whose code names the errors.
+        part = error_analysis_cells(notebook) if step == "05_present_results" else None
+        for index, name, caption, code in figure_sources(notebook, exported):
             captions.setdefault(name, caption)
-            if step == "05_present_results" and not errors_figure and ERRORS.search(code):
+            if step != "05_present_results":
+                continue
+            if part is not None and part[0] < index < part[1] and not in_part:
+                errors_figure, in_part = name, True
+            elif not errors_figure and ERRORS.search(code):
                 errors_figure = name
         cells = markdown_cells(notebook, sink)
-        narratives[step] = pages.narrative(
-            [_source(c) for c in notebook.get("cells", []) if c.get("cell_type") == "markdown"],
-            [None if wrote else html for html, wrote in cells])
+        if part is not None:
+            error_analysis = render_error_analysis(notebook, page_sink, "Error analysis")
+        markdown = [(i, c) for i, c in enumerate(notebook.get("cells", []))
+                    if c.get("cell_type") == "markdown"]
+        kept = [n for n, (i, _) in enumerate(markdown) if part is None or not part[0] <= i < part[1]]
+        sources = [_source(markdown[n][1]) for n in kept]
+        converted = [None if cells[n][1] else cells[n][0] for n in kept]
+        for k, n in enumerate(kept):
+            if part is not None and markdown[n][0] == part[1] and part[2]:
+                # The cell that ends the error analysis: only what follows its end.
+                sources[k], converted[k] = sources[k][len(part[2]):], None
+        narratives[step] = pages.narrative(sources, converted)
         body = render_notebook(notebook, sink, f"{view.config.title}, {step}",
                                [html for html, _ in cells])
         writer.text(f"{base}/{step}/index.md",
@@ -216,7 +251,7 @@ def write_project(writer: DocsWriter, view, repository: str | None,
         errors_figure = next((f.name for f in view.figures_of("05_present_results")), None)
     writer.text(f"{base}/index.md",
                 pages.project_page(view, narratives, figure_urls, repository, image, captions,
-                                   errors_figure))
+                                   errors_figure, error_analysis))
 
 
 # The step-5 figure shown as "what the model gets wrong": the first whose code cell names its
@@ -226,15 +261,15 @@ _HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
 def figure_sources(notebook: dict, exported: dict[bytes, str]):
-    """(file name, caption, code) of each exported figure a code cell of the notebook shows:
-    the caption is the heading it sits under, the code is the cell's source."""
+    """(cell index, file name, caption, code) of each exported figure a code cell of the
+    notebook shows: the caption is the heading it sits under, the code is the cell's source."""
     import base64
     import hashlib
 
     from ..export import IMAGE_TYPES
 
     caption = ""
-    for cell in notebook.get("cells", []):
+    for index, cell in enumerate(notebook.get("cells", [])):
         source = _source(cell)
         if cell.get("cell_type") == "markdown":
             headings = _HEADING.findall(source)
@@ -252,7 +287,7 @@ def figure_sources(notebook: dict, exported: dict[bytes, str]):
                     continue
                 known = exported.get(hashlib.sha256(raw).digest())
                 if known:
-                    yield known.rpartition("/")[2], caption, source
+                    yield index, known.rpartition("/")[2], caption, source
 
 
 def _source(cell: dict) -> str:

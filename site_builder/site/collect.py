@@ -45,6 +45,25 @@ class ProjectView:
     def baseline(self) -> dict | None:
         return self.metrics.get("baseline")
 
+    @property
+    def findings(self) -> list[dict]:
+        """The conclusions the notebooks recorded (pf.finding), in the order of the steps."""
+        order = {step: i for i, step in enumerate(STEPS)}
+        return sorted(self.metrics.get("findings", []), key=lambda f: order.get(f["step"], 0))
+
+    @property
+    def best(self) -> dict | None:
+        """The registry's best published result for the project's metric, where it has one (an
+        entry without its own metric is in the dataset's primary metric)."""
+        best = (self.dataset or {}).get("best")
+        if not isinstance(best, dict) or not isinstance(best.get("value"), int | float):
+            return None
+        metric = best.get("metric") or (self.dataset or {}).get("metric", {}).get("name")
+        return best if metric == self.config.metric.name else None
+
+    def card(self) -> dict[str, str]:
+        return data_card(self.config)
+
     def figures_of(self, step: str) -> list[Path]:
         return [f for f in self.figures if f.name.startswith(step + "-")]
 
@@ -61,6 +80,24 @@ class ProjectView:
                 if figure.name.startswith(step + "-"):
                     return figure
         return None
+
+
+CARD_FIELDS = ("description", "url", "licence", "citation")
+# What the registry writes where a card's field is not known: the same as a field left empty.
+NOT_STATED = "not stated"
+
+
+def data_card(config: ProjectConfig) -> dict[str, str]:
+    """The data card of the project: project.yml's dataset fields; for built-in data, each field
+    left empty there is the registry's (its `card:`, whose `source` is the URL). A field that
+    is not known is ''."""
+    own = {name: getattr(config.dataset, name).strip() for name in CARD_FIELDS}
+    if config.dataset.source == "builtin":
+        card = (entry(config.dataset.name) or {}).get("card") or {}
+        registry_card = {"description": card.get("description", ""), "url": card.get("source", ""),
+                         "licence": card.get("licence", ""), "citation": card.get("citation", "")}
+        own = {name: value or str(registry_card[name] or "").strip() for name, value in own.items()}
+    return {name: "" if value.lower() == NOT_STATED else value for name, value in own.items()}
 
 
 def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:

@@ -145,6 +145,68 @@ def markdown_cells(notebook: dict, sink: AssetSink) -> list[tuple[str, bool]]:
     return cells
 
 
+# Step 5's error analysis: the Markdown cell whose first line is this heading, and what follows
+# it up to the next heading of level 1 or 2.
+ERROR_ANALYSIS = "## Error analysis"
+_PART_END = re.compile(r"^ {0,3}#{1,2}[ \t]", re.M)
+_HEADING_TEXT = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
+
+
+def error_analysis_cells(notebook: dict) -> tuple[int, int, str] | None:
+    """Where the notebook's error analysis is: (the index of its heading cell, the index of
+    the cell that ends it, the Markdown that cell holds before its heading), or None."""
+    cells = notebook.get("cells", [])
+    start = next((i for i, cell in enumerate(cells) if cell.get("cell_type") == "markdown"
+                  and _text(cell.get("source", "")).split("\n", 1)[0].rstrip() == ERROR_ANALYSIS),
+                 None)
+    if start is None:
+        return None
+    for stop in range(start + 1, len(cells)):
+        source = _text(cells[stop].get("source", ""))
+        end = _PART_END.search(source) if cells[stop].get("cell_type") == "markdown" else None
+        if end:
+            return start, stop, source[:end.start()]
+    return start, len(cells), ""
+
+
+def render_error_analysis(notebook: dict, sink: AssetSink, title: str) -> str | None:
+    """The notebook's error analysis as one safe HTML fragment: its Markdown (without the
+    heading) and the outputs of its code cells (the code itself is in the notebook), images as
+    files through `sink`, each with the heading it sits under as alt text. None where the
+    notebook has no error analysis."""
+    found = error_analysis_cells(notebook)
+    if found is None:
+        return None
+    start, stop, tail = found
+    cells = notebook["cells"]
+    parts, caption, figure = [], "", 0
+
+    def markdown(cell: dict, source: str) -> None:
+        nonlocal caption
+        headings = _HEADING_TEXT.findall(source)
+        caption = headings[-1].strip() if headings else caption
+        if source.strip():
+            parts.append(_markdown_cell({**cell, "source": source}, sink))
+
+    markdown(cells[start], _text(cells[start].get("source", "")).partition("\n")[2])
+    for cell in cells[start + 1:stop]:
+        if cell.get("cell_type") == "markdown":
+            markdown(cell, _text(cell.get("source", "")))
+        elif cell.get("cell_type") == "code":
+            for output in cell.get("outputs", []):
+                if any(m.startswith("image/") for m in output.get("data", {})):
+                    figure += 1
+                alt = caption or f"{title}, figure {figure}"
+                rendered = render_output(output, sink, alt)
+                if rendered:
+                    parts.append(f'<div class="nb-output">{rendered}</div>')
+    if stop < len(cells) and tail.strip():
+        markdown(cells[stop], tail)
+    html = "\n".join(parts)
+    levels = [int(level) for level in re.findall(r"<h([1-6])\b", html)]
+    return shift_headings(html, 3 - min(levels)) if levels else html
+
+
 @lru_cache(maxsize=4096)
 def _highlight(source: str) -> str:
     """Highlighted code; projects made from one template share most of their cells."""

@@ -689,7 +689,8 @@ def leaderboard_page(views: list[ProjectView], image: str | None = None) -> str:
     out.append("# Leaderboard\n")
     out.append("Each project's test score next to its dataset's naive baseline and published "
                "reference. Click a column heading to sort.\n")
-    rows = ["| project | dataset | model | metric | baseline | result (95 % CI) | reference | run |",
+    ci = " (95 % CI)" if any(interval_of(v) for v in views) else ""
+    rows = [f"| project | dataset | model | metric | baseline | result{ci} | reference | run |",
             "|---|---|---|---|---|---|---|---|"]
     for v in views:
         metric = v.config.metric.name
