@@ -95,7 +95,7 @@ def quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    for name in ("tensorflow", "absl", "h5py", "matplotlib", "jax", "torch"):
+    for name in ("tensorflow", "absl", "h5py", "matplotlib", "jax", "torch", "tf2onnx", "onnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -332,6 +332,36 @@ def record_params(name: str, params: dict[str, Any]) -> None:
     clean = {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
     text = ", ".join(f"{k}={v}" for k, v in clean.items())
     _display({PARAMS_MIME: {"name": name, "params": clean}, "text/plain": f"{name}: {text}"})
+
+
+def export_onnx(model, sample, directory: Path, *, tolerance: float = 1e-4) -> str | None:
+    """Write `model.onnx` (the network for a browser or any ONNX runtime) into `directory` and
+    check that onnxruntime's outputs on `sample` match Keras' within `tolerance`.
+
+    Returns None when it did, else why not in one line (the model keeps its Keras file and
+    the page goes without the in-browser model). Keras exports through tf2onnx under the
+    TensorFlow backend; the model must have been called once, which `sample` does.
+    """
+    import numpy as np
+
+    path = Path(directory) / "model.onnx"
+    try:
+        expected = np.asarray(model.predict(sample, verbose=0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.export(str(path), format="onnx", verbose=False)
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = session.run(None, {session.get_inputs()[0].name: np.asarray(sample, "float32")})[0]
+    except Exception as exc:  # noqa: BLE001 - any failure means: no browser model
+        path.unlink(missing_ok=True)
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    worst = float(np.max(np.abs(got - expected)))
+    if not worst <= tolerance:
+        path.unlink(missing_ok=True)
+        return f"onnxruntime's outputs differ from Keras' by {worst:.2g} (more than {tolerance})"
+    return None
 
 
 def progress(text: str) -> None:
