@@ -200,6 +200,7 @@ def check_image_folder(path: Path) -> None:
             f"{path}: {len(classes)} class folder(s); image classification needs at least two "
             "sub-folders, one per class"
         )
+    counts = {}
     for folder in classes:
         images = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
         if not images:
@@ -210,3 +211,12 @@ def check_image_folder(path: Path) -> None:
                     img.verify()
             except (UnidentifiedImageError, OSError, SyntaxError):
                 raise PortfolioError(f"{image}: not a readable image") from None
+        counts[folder] = len(images)
+    rarest = min(counts, key=counts.get)
+    if counts[rarest] < MIN_CLASS_ROWS:
+        raise PortfolioError(
+            f"{rarest}: class {_shown(rarest.name)!r} has {counts[rarest]} "
+            f"image{'s' if counts[rarest] != 1 else ''}; each class needs at least "
+            f"{MIN_CLASS_ROWS} to be stratified into the test split and the folds (add images, "
+            "or merge the folder with another class or remove it)"
+        )
