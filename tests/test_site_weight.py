@@ -167,7 +167,7 @@ def test_a_project_that_loses_to_its_baseline_is_marked_and_a_smoke_run_stays_ma
     assert "worse than the naive baseline (0.500, coin flip)" in page
     assert "Does not beat its baseline" not in (root / "site/projects/quick/index.html").read_text()
     leaderboard = (root / "site/leaderboard/index.html").read_text()
-    assert "0.250 (below baseline)" in leaderboard
+    assert '0.250 <span class="pf-worse">below baseline</span>' in leaderboard
 
 
 def test_link_previews_are_png_of_1200_by_630_and_an_owners_cover_is_the_cards_image(built):

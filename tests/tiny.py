@@ -39,7 +39,8 @@ slug: {slug}
 summary: A tiny project for tests.
 problem_type: tabular-classification
 model: Guess
-dataset: {{name: tiny, source: file, path: data/raw/tiny.csv, target: y}}
+dataset: {{name: tiny, source: file, path: data/raw/tiny.csv, target: y,
+          url: "https://example.org/tiny.csv", licence: CC0-1.0}}
 metric: {{name: accuracy, direction: maximize}}
 tags: [tiny]
 seed: 1

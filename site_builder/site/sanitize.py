@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import re
 from collections.abc import Callable
 from urllib.parse import quote
@@ -106,6 +105,7 @@ _FENCE_CHARS = str.maketrans({"`": "&#96;", "~": "&#126;"})
 _MARKDOWN_CHARS = {c: f"&#{ord(c)};" for c in "\\`*_{}[]<>#|!~"} | {
     "&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MARKDOWN_TABLE = str.maketrans(_MARKDOWN_CHARS)
+_HTML_TABLE = str.maketrans(_MARKDOWN_CHARS | {'"': "&quot;", "'": "&#x27;"})
 _BLOCK_START = re.compile(r"[-+=]|\d+\.(?:\s|$)")
 _URL_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 
@@ -117,8 +117,10 @@ def plain(text: str) -> str:
 
 def escape(text: str) -> str:
     """Untrusted text as HTML text or as a quoted attribute's value, in a page that passes
-    through Markdown."""
-    return inert_in_markdown(html.escape(_CONTROL.sub("", str(text)), quote=True))
+    through Markdown: HTML that Markdown leaves alone as a block, or reads as a paragraph
+    (an inline <svg> is one), where its link, emphasis and code syntax would otherwise make
+    elements inside an attribute. Every syntax character is a character reference."""
+    return _CONTROL.sub("", str(text)).translate(_HTML_TABLE)
 
 
 def inert_in_markdown(html_text: str) -> str:
