@@ -174,23 +174,11 @@ def below_baseline(portfolio: Portfolio, view) -> list[Finding]:
 
 
 def own_summaries(portfolio: Portfolio, configs: dict[Path, ProjectConfig]) -> list[Finding]:
-    """A project without its own summary: none, or one that another project has too (the
-    template's default is a placeholder, reported with the others)."""
-    from .placeholders import TEMPLATE_SUMMARY
-
-    findings: list[Finding] = []
-    seen: dict[str, str] = {}
+    """A project without a summary (the template's default one is a placeholder, reported
+    with the others): its card would say nothing of it and its link preview only its title."""
     why = "a card and a link preview show it; write one sentence on what this project asks and finds"
-    for path, config in configs.items():
-        summary = " ".join(config.summary.split())
-        display = portfolio.rel(path)
-        if not summary:
-            findings.append(Finding("placeholder", display, None, "field 'summary' is empty", why))
-        elif summary in seen and summary != TEMPLATE_SUMMARY:
-            findings.append(Finding("placeholder", display, None,
-                                    f"field 'summary' is the same as in {seen[summary]}", why))
-        seen.setdefault(summary, display)
-    return findings
+    return [Finding("placeholder", portfolio.rel(path), None, "field 'summary' is empty", why)
+            for path, config in configs.items() if not config.summary.strip()]
 
 
 def card_warnings(portfolio: Portfolio, configs: dict[Path, ProjectConfig]) -> list[str]:
