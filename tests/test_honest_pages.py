@@ -241,7 +241,8 @@ def test_the_best_published_result_is_the_third_rung(built):
     assert "Agarap" in rows[3][2]
     [label] = re.findall(r'<svg class="pf-chart"[^>]*aria-label="([^"]*)"', compare)
     assert label == ("accuracy: baseline 0.627, this project 0.982, reference 0.975, best "
-                     "published 0.990 (higher is better)")
+                     "published 0.990, 95 % interval of this project 0.956–0.991 (higher is better)")
+    assert compare.count('class="pf-chart-interval"') == 1
 
 
 def test_own_data_has_no_reference_and_no_best_published(tmp_path):

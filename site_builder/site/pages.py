@@ -246,23 +246,32 @@ def result_chart(view: ProjectView) -> str:
         points.append(("best published", best["value"], "pf-bar-best"))
     if len(points) < 2:
         return ""
-    top = max(p[1] for p in points) or 1.0
+    interval = interval_of(view)
+    ends = sorted((interval["low"], interval["high"])) if interval else []
+    top = max([p[1] for p in points] + ends) or 1.0
     rows = []
     for i, (label, value, cls) in enumerate(points):
         width = max(2.0, 300 * value / top)
+        right = width
         y = 8 + i * 30
         rows.append(
             f'<text x="0" y="{y + 15}" class="pf-chart-label">{label}</text>'
-            f'<rect x="110" y="{y}" width="{width:.1f}" height="20" class="{cls}"></rect>'
-            f'<text x="{110 + width + 6:.1f}" y="{y + 15}" class="pf-chart-value">'
-            f"{fmt(value, metric)}</text>"
-        )
+            f'<rect x="110" y="{y}" width="{width:.1f}" height="20" class="{cls}"></rect>')
+        if label == "this project" and ends:  # the interval of the test score
+            low, high = (110 + max(0.0, 300 * end / top) for end in ends)
+            right = max(width, high - 110)
+            rows.append(f'<path d="M{low:.1f} {y + 10}H{high:.1f}M{low:.1f} {y + 3}V{y + 17}'
+                        f'M{high:.1f} {y + 3}V{y + 17}" class="pf-chart-interval"></path>')
+        rows.append(f'<text x="{110 + right + 6:.1f}" y="{y + 15}" class="pf-chart-value">'
+                    f"{fmt(value, metric)}</text>")
     height = 16 + 30 * len(points)
     direction = "higher" if view.config.metric.direction == "maximize" else "lower"
     return (f'<svg class="pf-chart" viewBox="0 0 480 {height}" role="img" '
             f'aria-label="{escape(metric_label(metric))}: '
-            f'{", ".join(f"{label} {fmt(value, metric)}" for label, value, _ in points)} '
-            f'({direction} is better)">' + "".join(rows) + "</svg>")
+            f'{", ".join(f"{label} {fmt(value, metric)}" for label, value, _ in points)}'
+            + (f", {interval_level(interval)} interval of this project "
+               f"{interval_span(interval, metric)}" if interval else "")
+            + f' ({direction} is better)">' + "".join(rows) + "</svg>")
 
 
 def _step_metrics(view: ProjectView, step: str) -> list[dict]:
