@@ -427,7 +427,7 @@ def test_a_dataset_name_cannot_close_the_model_cards_code_block(evil):
         "dataset": {"name": name, "type": name},
         "metrics": [{"type": "accuracy", "value": 0.75, "name": "Accuracy (test)"}]}]}]
     assert loaded["datasets"] == [name]
-    assert texts(html, "h2")[-1].strip() == "Record of the run¶"
+    assert texts(html, "h2")[-1].strip() == "Metrics, model card and record of the run¶"
     assert site_problems(root) == []
 
 

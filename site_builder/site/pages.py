@@ -231,49 +231,6 @@ def card(view: ProjectView, eager: bool = False) -> str:
 
 # --- project page ------------------------------------------------------------------------
 
-def result_chart(view: ProjectView) -> str:
-    """A small inline SVG: baseline -> result -> reference on one scale."""
-    metric = view.config.metric.name
-    points = []
-    if view.baseline and view.baseline["name"] == metric:
-        points.append(("baseline", view.baseline["value"], "pf-bar-baseline"))
-    if view.primary:
-        points.append(("this project", view.primary["value"], "pf-bar-result"))
-    if view.reference:
-        points.append(("reference", view.reference["value"], "pf-bar-reference"))
-    best = best_published(view)
-    if best:
-        points.append(("best published", best["value"], "pf-bar-best"))
-    if len(points) < 2:
-        return ""
-    interval = interval_of(view)
-    ends = sorted((interval["low"], interval["high"])) if interval else []
-    top = max([p[1] for p in points] + ends) or 1.0
-    rows = []
-    for i, (label, value, cls) in enumerate(points):
-        width = max(2.0, 300 * value / top)
-        right = width
-        y = 8 + i * 30
-        rows.append(
-            f'<text x="0" y="{y + 15}" class="pf-chart-label">{label}</text>'
-            f'<rect x="110" y="{y}" width="{width:.1f}" height="20" class="{cls}"></rect>')
-        if label == "this project" and ends:  # the interval of the test score
-            low, high = (110 + max(0.0, 300 * end / top) for end in ends)
-            right = max(width, high - 110)
-            rows.append(f'<path d="M{low:.1f} {y + 10}H{high:.1f}M{low:.1f} {y + 3}V{y + 17}'
-                        f'M{high:.1f} {y + 3}V{y + 17}" class="pf-chart-interval"></path>')
-        rows.append(f'<text x="{110 + right + 6:.1f}" y="{y + 15}" class="pf-chart-value">'
-                    f"{fmt(value, metric)}</text>")
-    height = 16 + 30 * len(points)
-    direction = "higher" if view.config.metric.direction == "maximize" else "lower"
-    return (f'<svg class="pf-chart" viewBox="0 0 480 {height}" role="img" '
-            f'aria-label="{escape(metric_label(metric))}: '
-            f'{", ".join(f"{label} {fmt(value, metric)}" for label, value, _ in points)}'
-            + (f", {interval_level(interval)} interval of this project "
-               f"{interval_span(interval, metric)}" if interval else "")
-            + f' ({direction} is better)">' + "".join(rows) + "</svg>")
-
-
 def _step_metrics(view: ProjectView, step: str) -> list[dict]:
     return [m for m in view.metrics.get("metrics", []) if m.get("step") == step]
 
@@ -395,7 +352,8 @@ def findings_list(view: ProjectView) -> str:
                      else f"- {text} ({where})")
     if not items:
         return ""
-    return "**What the notebooks concluded.**\n\n" + "\n".join(items) + "\n"
+    return ('**What the notebooks concluded.**\n\n<div class="pf-findings" markdown>\n\n'
+            + "\n".join(items) + "\n\n</div>\n")
 
 
 def best_published(view: ProjectView) -> dict | None:
@@ -421,15 +379,21 @@ def comparison_table(view: ProjectView) -> str:
         rows.append(f"| **This project** | **{fmt(view.primary['value'], metric)}** | {how} |")
     if view.reference:
         r = view.reference
-        rows.append(f"| Reference | {fmt(r['value'], metric)} | {md_text(r['model'])}; "
-                    f"{md_text(r['protocol'])}; {md_text(r['source'])} |")
+        rows.append(f"| Reference | {fmt(r['value'], metric)} | {_rung(r)} |")
     elif c.dataset.source != "builtin":
         rows.append("| Reference | — | own data: no published reference |")
     best = best_published(view)
     if best:
-        how = "; ".join(md_text(best[k]) for k in ("model", "protocol", "source") if best.get(k))
-        rows.append(f"| Best published | {fmt(best['value'], metric)} | {how} |")
+        rows.append(f"| Best published | {fmt(best['value'], metric)} | {_rung(best)} |")
     return '<div class="pf-compare" markdown>\n\n' + "\n".join(rows) + "\n\n</div>\n"
+
+
+def _rung(rung: dict) -> str:
+    """A rung of the ladder: its model, its protocol and its source, linked where it has a URL."""
+    parts = [md_text(rung[k]) for k in ("model", "protocol") if rung.get(k)]
+    if rung.get("source"):
+        parts.append(link(rung["source"], rung["url"]) if rung.get("url") else md_text(rung["source"]))
+    return "; ".join(parts)
 
 
 def worse_note(view: ProjectView) -> str:
@@ -512,7 +476,6 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
     out.append(findings_list(view))
     out.append("## How it compares\n")
     out.append(comparison_table(view))
-    out.append(result_chart(view) + "\n")
     out.append(error_section(errors_figure, captions, error_analysis))
     out.append(data_card_section(view))
 
@@ -525,9 +488,9 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
         summary, rest = _first_paragraph(narratives.get(step, ""))
         if summary:
             out.append(f'<div class="pf-narrative">\n{inert_in_markdown(summary)}\n</div>\n')
+        # The step's key number and its notebook in one line, above its folded details.
         numbers = _step_numbers(view, step)
-        if numbers:
-            out.append(numbers + "\n")
+        out.append((numbers + " · " if numbers else "") + notebook_links(view, step, repository))
         details = []
         if rest:
             details.append(f'<div class="pf-narrative">\n{inert_in_markdown(unlisted_headings(rest))}'
@@ -538,35 +501,34 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
             details.append(f"**{md_text(param['name'])}**: {md_text(settings)}\n")
         details.append(step_figures(step, figure_urls.get(step, []), captions))
         out.append(fold("Details: narrative, tables and figures", "".join(d for d in details if d)))
-        out.append(notebook_links(view, step, repository))
 
     # Tables of numbers and run metadata stay out of the search index (it loads with every page).
-    out.append("## Metrics { data-search-exclude }\n")
-    out.append(fold("Every metric recorded",
+    out.append("## Metrics, model card and record of the run { data-search-exclude }\n")
+    out.append(fold("Metrics: every one recorded",
                     metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n"))
-    out.append("## Model card { data-search-exclude }\n")
-    out.append(fold("Use, data, test metrics and limitations", model_card(view)))
-    out.append("## Record of the run { data-search-exclude }\n")
-    out.append(fold("Seed, device, versions, hashes and run times", run_record(view)))
+    out.append(fold("Model card: use, data, test metrics and limitations", model_card(view)))
+    out.append(fold("Record of the run: seed, device, versions, hashes and run times",
+                    run_record(view)))
     return "\n".join(out)
 
 
 def error_section(errors_figure: str | None, captions: dict[str, str],
                   error_analysis: str | None) -> str:
-    """What the model gets wrong: the error analysis' first paragraph and its figure, the rest
-    of it (tables and figures) folded."""
+    """What the model gets wrong: its figure (beside the text on a wide screen), the error
+    analysis' first paragraph, the rest of it (tables and figures) folded."""
     if not errors_figure and not error_analysis:
         return ""
     out = ["## Error analysis\n"]
     lead, rest = _first_paragraph(error_analysis or "")
+    caption = captions.get(errors_figure or "") or "The model's errors on the test set"
+    if errors_figure:
+        out.append(f"![{md_text(caption)}]({url_path('figures/' + errors_figure)})"
+                   "{ .pf-errors loading=lazy }\n")
     if lead:
         out.append(f'<div class="pf-narrative">\n{inert_in_markdown(lead)}\n</div>\n')
     if errors_figure:
-        caption = captions.get(errors_figure) or "The model's errors on the test set"
         out.append(f"{md_text(caption)}, from step 5 "
                    f"([the notebook](05_present_results/index.md) explains it).\n")
-        out.append(f"![{md_text(caption)}]({url_path('figures/' + errors_figure)})"
-                   "{ .pf-errors loading=lazy }\n")
     if rest:
         out.append(fold("The whole error analysis: tables and figures",
                         f'<div class="pf-narrative pf-errors-all">\n'
@@ -575,17 +537,16 @@ def error_section(errors_figure: str | None, captions: dict[str, str],
 
 
 def data_card_section(view: ProjectView) -> str:
-    """The data card: what the data are, where they come from, their licence and how to cite
-    them; 'not stated' where the card leaves a field empty."""
+    """The data card: where the data come from and their licence, then (folded) what they
+    are and how to cite them; 'not stated' where the card leaves a field empty."""
     card = view.card()
     url, _, note = card["url"].partition(" ")
     source = link(url, url) + (f" {md_text(note)}" if note.strip() else "") if url else NOT_STATED
-    rows = [("What they are", md_text(card["description"]) or NOT_STATED),
-            ("Source", source),
-            ("Licence", md_text(card["licence"]) or NOT_STATED),
-            ("Citation", md_text(card["citation"]) or NOT_STATED)]
-    return ("## The data\n\n" + "\n".join(f"- **{name}**: {value}" for name, value in rows)
-            + "\n")
+    licence = md_text(card["licence"]) or NOT_STATED
+    details = (f"- **What they are**: {md_text(card['description']) or NOT_STATED}\n"
+               f"- **Citation**: {md_text(card['citation']) or NOT_STATED}\n")
+    return (f"## The data\n\n**Source**: {source} · **Licence**: {licence}\n\n"
+            + fold("What they are and how to cite them", details))
 
 
 NOT_STATED = "not stated"
