@@ -158,6 +158,8 @@ def test_the_top_says_the_score_with_its_interval_and_what_the_interval_says(bui
     assert paragraph(html, "Test score:") == (
         "Test score: accuracy 0.982 (95 % interval 0.956–0.991). · Read the notebook · Source on "
         "GitHub · Open in Colab")
+    assert "Test metrics: accuracy 0.982 (95 % CI 0.956–0.991)" in \
+        [" ".join(t.split()) for t in texts(html, "li")]
     compare = section(html, "How it compares")
     assert ["This project", "0.982", "Keras MLP, test set; 95 % interval 0.956–0.991 (bootstrap, "
             "1000 resamples)"] == texts(compare, "td")[3:6]
@@ -245,6 +247,30 @@ def test_the_best_published_result_is_the_third_rung(built):
     assert ("https://archive.ics.uci.edu/dataset/17/breast+cancer+wisconsin+diagnostic",
             "UCI Machine Learning Repository, wdbc.names (Street, Wolberg and Mangasarian, 1993)") \
         in anchors(compare)
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "breast_cancer"])
+def test_every_best_published_rung_of_the_registry_is_shown(tmp_path, name):
+    """The registry's rungs name no metric of their own: they are in the dataset's."""
+    from site_builder.registry import entry
+
+    best = entry(name)["best"]
+    root = make_portfolio(tmp_path / "folio")
+    honest(root, **{"dataset.name": name})
+    build(root)
+    cells = texts(section(page(root), "How it compares"), "td")
+    row = cells.index("Best published")
+    assert cells[row + 1] == f"{best['value']:.3f}"
+    assert cells[row + 2].endswith(best["source"])
+
+
+@pytest.mark.parametrize(("name", "metric"), [("diabetes", "rmse"), ("sunspots", "rmse"),
+                                              ("digits", "accuracy")])
+def test_no_best_published_rung_where_none_was_sourced(tmp_path, name, metric):
+    root = make_portfolio(tmp_path / "folio")
+    honest(root, **{"dataset.name": name, "metric.name": metric})
+    build(root)
+    assert "Best published" not in page(root)
 
 
 def test_own_data_has_no_reference_and_no_best_published(tmp_path):

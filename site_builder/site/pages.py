@@ -574,6 +574,8 @@ def model_card(view: ProjectView) -> str:
              "held out for the test scores below",
              "- **Test metrics**: " + (", ".join(
                  f"{md_text(metric_label(m['name']))} {fmt(m['value'], m['name'])}"
+                 + (f" ({interval_level(m['interval'])} CI {interval_span(m['interval'], m['name'])})"
+                    if m.get("interval") else "")
                  for m in test) or "—"),
              f"- **Limitations**: {md_text(c.model_card.limitations)}", ""]
     index = card_data(c, view.metrics)
