@@ -193,6 +193,7 @@ def write_project(writer: DocsWriter, view, repository: str | None,
     in_part = False  # whether errors_figure is a figure of the error analysis
     error_analysis = None
     narratives = {}
+
     def page_sink(data: bytes, ext: str) -> str:
         """An image of the project page's error analysis: a figure's file, else a file of its
         own next to step 5's page."""
