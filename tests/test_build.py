@@ -69,9 +69,17 @@ def test_project_page_shows_steps_metrics_and_links(site):
     assert not (site / "site/projects" / slug / "files").exists()
     for figure in re.findall(r'src="(figures/[^"]+)"', html):
         assert (site / "site/projects" / slug / figure).is_file()
-    # The five exported figures in their steps, and the one of the errors again at the top.
-    shown = re.findall(r'src="(figures/[^"]+)"', html)
-    assert len(shown) == 6 and len(set(shown)) == 5
+    # Every exported figure in its step's details; the errors figure again at the top, and
+    # the error analysis' figures again in its section.
+    exported = sorted(f"figures/{p.name}" for p in
+                      (site / "portfolio/projects" / slug / "export/figures").iterdir())
+    article = html[html.index("<article"):]
+    steps = article[article.index('id="the-five-steps"'):]
+    assert sorted(re.findall(r'src="(figures/[^"]+)"', steps)) == exported
+    top = article[:article.index('id="the-five-steps"')]
+    [errors] = re.findall(r'<img alt="[^"]*" class="pf-errors"[^>]* src="(figures/[^"]+)"', top)
+    assert errors.startswith("figures/05_present_results-")
+    assert set(re.findall(r'src="(figures/[^"]+)"', top)) <= set(exported)
     assert "https://colab.research.google.com/github/test-person/portfolio/blob/main/" \
            f"portfolio/projects/{slug}/export/notebooks/01_define_problem.ipynb" in html
     assert "model-index:" in html
@@ -88,7 +96,12 @@ def test_project_page_shows_steps_metrics_and_links(site):
 
 def test_notebook_pages_show_outputs_as_files_without_noise(site):
     html = page(site, "projects/breast-cancer-diagnosis/03_evaluate_algorithms/index.html")
-    assert "455 training rows, 30 inputs, 2-fold cross-validation" in html
+    notebook = json.loads((site / "portfolio/projects/breast-cancer-diagnosis/export/notebooks/"
+                                  "03_evaluate_algorithms.ipynb").read_text())
+    printed = [line for cell in notebook["cells"] for output in cell.get("outputs", [])
+               if output.get("name") == "stdout" for line in "".join(output["text"]).splitlines()
+               if line.strip()]
+    assert printed and printed[0] in unescape(html)  # what the step printed, as text
     assert "data:image" not in html
     # An output image that is an exported figure links to that file (one copy in the site);
     # any other image becomes a file named by its hash next to the page.
