@@ -99,17 +99,16 @@ def test_fast_run_of_the_image_cnn_under_torch_on_the_cpu(portfolio_root):
     assert metrics["baseline"]["value"] < 0.15
     assert 0.85 <= metrics["primary"]["value"] <= 1.0
     assert sorted(p.name for p in (export / "model").iterdir()) == [
-        "classes.json", "model.keras", "scaling.json"]
+        "classes.json", "model.json", "model.keras"]
 
 
 CNN_PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import keras
-from models import build_cnn
+from models import build_trainer
 
-meta = {"X_shape_": (10, 8, 8, 1), "n_classes_": 10}
-model = build_cnn(meta, rotation=0.04, shift=0.125, zoom=0.1)
+model = build_trainer((8, 8, 1), 10, rotation=0.04, shift=0.125, zoom=0.1)
 print(json.dumps({"backend": keras.backend.backend(), "jit": bool(model.jit_compile),
                   "layers": [type(layer).__name__ for layer in model.layers[:3]]}))
 """
