@@ -50,7 +50,9 @@ def _network(n_inputs, hidden_layers, units, dropout, l2, seed, steps):
     key = (n_inputs, hidden_layers, units, dropout, l2, seed, steps)
     if key not in _built:
         keras.utils.set_random_seed(seed)
-        model = build_mlp(n_inputs, hidden_layers, units, dropout, l2, steps_per_execution=steps)
+        # A whole epoch per call (PyTorch's backend runs one batch per call).
+        per_call = 1 if keras.backend.backend() == "torch" else steps
+        model = build_mlp(n_inputs, hidden_layers, units, dropout, l2, steps_per_execution=per_call)
         model.optimizer.build(model.trainable_variables)
         _built[key] = (model, [v.numpy() for v in model.variables],
                        [v.numpy() for v in model.optimizer.variables])
