@@ -396,7 +396,11 @@ def test_the_table_of_contents_lists_no_heading_inside_a_folded_block(built):
                          "Metrics, model card and record of the run"]
     assert subheads(html) == [("3", "Confusion matrix"), ("3", "Most confident mistakes"),
                               ("4", "Calibration"), ("4", "The candidates"),
-                              ("5", "What we learned"), ("4", "Save the model")]
+                              ("5", "What we learned"), ("4", "Save the model"),
+                              ("3", "Every metric recorded"),
+                              ("3", "Model card: use, data, test metrics and limitations"),
+                              ("3", "Record of the run: seed, device, versions, hashes and run "
+                                    "times")]
 
 
 # --- a result that does not beat its baseline ----------------------------------------------
@@ -471,3 +475,19 @@ def test_check_finds_a_project_without_its_own_summary(tmp_path):
         "portfolio/projects/alpha/project.yml: field 'summary' is empty, a card and a link "
         "preview show it; write one sentence on what this project asks and finds"]
     assert err[-1] == "Error: 2 finding(s) (placeholder)"
+
+
+@pytest.mark.parametrize(("paragraph", "shown", "folded"), [
+    ("<p>Short. Two.</p>", "<p>Short. Two.</p>", ""),
+    ("<p>" + "A first sentence that is long enough to be a summary on its own, " * 3
+     + "ending here. Then <code>a.b()</code> more. Last.</p>",
+     "<p>" + "A first sentence that is long enough to be a summary on its own, " * 3
+     + "ending here.</p>", "<p>Then <code>a.b()</code> more. Last.</p>"),
+    # Never inside an element: <strong>'s sentences stay whole.
+    ("<p><strong>" + "Bold words. " * 20 + "</strong> After.</p>",
+     "<p><strong>" + "Bold words. " * 20 + "</strong> After.</p>", ""),
+])
+def test_a_steps_summary_is_its_first_sentences_the_rest_folded(paragraph, shown, folded):
+    from site_builder.site.pages import _short_summary
+
+    assert _short_summary(paragraph) == (shown, folded)

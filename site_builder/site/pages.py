@@ -414,6 +414,31 @@ def _first_paragraph(html: str) -> tuple[str, str]:
     return match.group(0), (html[:match.start()] + html[match.end():]).strip()
 
 
+# A step's summary on the page: its narrative's first sentences up to about this many
+# characters of text; the rest of the paragraph opens the folded details.
+SUMMARY_CHARS = 150
+_TAG_OR_SENTENCE_END = re.compile(r"<(/?)([a-zA-Z0-9]+)[^>]*>|(?<=[.!?])\s+(?=[A-Z0-9])")
+_VOID = {"br", "img", "wbr"}
+
+
+def _short_summary(paragraph: str) -> tuple[str, str]:
+    """(the first sentences of a <p> paragraph, the paragraph's other sentences as a <p>, or
+    ''): cut only at a sentence's end outside any inline element, after SUMMARY_CHARS
+    characters of text."""
+    body = paragraph[len("<p>"):-len("</p>")]
+    open_tags, text, start = 0, 0, 0
+    for match in _TAG_OR_SENTENCE_END.finditer(body):
+        if open_tags == 0:
+            text += len(body[start:match.start()])
+        start = match.end()
+        if match.group(2):
+            if match.group(2).lower() not in _VOID:
+                open_tags += -1 if match.group(1) else 1
+        elif open_tags == 0 and text >= SUMMARY_CHARS:
+            return f"<p>{body[:match.start()]}</p>", f"<p>{body[match.end():]}</p>"
+    return paragraph, ""
+
+
 def step_figures(step: str, urls: list[str], captions: dict[str, str]) -> str:
     """A step's figures, each with its caption (the heading it sits under in the notebook) as
     alt text, else the step's title."""
@@ -480,12 +505,15 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
     out.append(data_card_section(view))
 
     out.append("## The five steps\n")
+    out.append('<div class="pf-steps" markdown>\n')
     for number, step in enumerate(STEPS, start=1):
         out.append(f"### {number}. {STEP_TITLES[step]}\n")
         if not (view.project.export_dir / "notebooks" / f"{step}.ipynb").is_file():
             out.append("Not done yet.\n")
             continue
         summary, rest = _first_paragraph(narratives.get(step, ""))
+        summary, more = _short_summary(summary) if summary else ("", "")
+        rest = f"{more}\n{rest}".strip()
         if summary:
             out.append(f'<div class="pf-narrative">\n{inert_in_markdown(summary)}\n</div>\n')
         # The step's key number and its notebook in one line, above its folded details.
@@ -501,15 +529,22 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
             details.append(f"**{md_text(param['name'])}**: {md_text(settings)}\n")
         details.append(step_figures(step, figure_urls.get(step, []), captions))
         out.append(fold("Details: narrative, tables and figures", "".join(d for d in details if d)))
+    out.append("</div>\n")
 
     # Tables of numbers and run metadata stay out of the search index (it loads with every page).
     out.append("## Metrics, model card and record of the run { data-search-exclude }\n")
-    out.append(fold("Metrics: every one recorded",
-                    metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n"))
-    out.append(fold("Model card: use, data, test metrics and limitations", model_card(view)))
-    out.append(fold("Record of the run: seed, device, versions, hashes and run times",
-                    run_record(view)))
+    out.append(fold("Every metric recorded, the model card and the record of the run", "\n".join((
+        subhead("Every metric recorded"),
+        metrics_table(view.metrics.get("metrics", [])) or "No metrics recorded.\n",
+        subhead("Model card: use, data, test metrics and limitations"), model_card(view),
+        subhead("Record of the run: seed, device, versions, hashes and run times"),
+        run_record(view)))))
     return "\n".join(out)
+
+
+def subhead(text: str) -> str:
+    """A heading inside a fold (see unlisted_headings): one level under the section's."""
+    return f'<p class="pf-subhead" role="heading" aria-level="3">{text}</p>\n'
 
 
 def error_section(errors_figure: str | None, captions: dict[str, str],
