@@ -354,6 +354,20 @@ def test_the_error_analysis_is_its_own_section_made_safe_with_its_figures_as_fil
     assert "The model is saved." in step5
 
 
+def test_a_figure_right_under_the_error_analysis_heading_is_the_models_errors(tmp_path):
+    root = make_portfolio(tmp_path / "folio")
+    project = honest(root, error_analysis=False)
+    (project / "export/figures/05_present_results-1.png").write_bytes(CONFUSION)
+    edit_json(project / "export/notebooks/05_present_results.ipynb",
+              lambda nb: nb["cells"].extend([ERROR_CELLS[0], ERROR_CELLS[2]]))
+    build(root)
+    errors = section(page(root), "Error analysis")
+    assert images(errors)[0] == ("The model's errors on the test set",
+                                 "figures/05_present_results-1.png")
+    assert "The model's errors on the test set, from step 5 (the notebook explains it)." in \
+        [" ".join(p.split()) for p in texts(errors, "p")]
+
+
 def test_without_an_error_analysis_the_errors_figure_stands_alone(tmp_path):
     root = make_portfolio(tmp_path / "folio")
     project = honest(root, error_analysis=False)

@@ -555,7 +555,9 @@ def error_section(errors_figure: str | None, captions: dict[str, str],
         return ""
     out = ["## Error analysis\n"]
     lead, rest = _first_paragraph(error_analysis or "")
-    caption = captions.get(errors_figure or "") or "The model's errors on the test set"
+    caption = captions.get(errors_figure or "", "")
+    if caption.strip().lower() in ("", "error analysis"):  # no heading of its own
+        caption = "The model's errors on the test set"
     if errors_figure:
         out.append(f"![{md_text(caption)}]({url_path('figures/' + errors_figure)})"
                    "{ .pf-errors loading=lazy }\n")
