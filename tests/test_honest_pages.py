@@ -368,6 +368,20 @@ def test_a_figure_right_under_the_error_analysis_heading_is_the_models_errors(tm
         [" ".join(p.split()) for p in texts(errors, "p")]
 
 
+@pytest.mark.parametrize(("size", "wide"), [((40, 30), False), ((90, 30), True)])
+def test_a_wide_errors_figure_is_shown_across_the_page(tmp_path, size, wide):
+    """Beside the text on a wide screen, a figure of panels side by side would be too small."""
+    from PIL import Image
+
+    root = make_portfolio(tmp_path / "folio")
+    project = honest(root, error_analysis=False)
+    Image.new("RGB", size, "navy").save(project / "export/figures/05_present_results-1.png")
+    build(root)
+    [classes] = [e.get("class") for e in elements(page(root)) if e.tag == "img"
+                 and "pf-errors" in (e.get("class") or "")]
+    assert classes == ("pf-errors pf-errors-wide" if wide else "pf-errors")
+
+
 def test_without_an_error_analysis_the_errors_figure_stands_alone(tmp_path):
     root = make_portfolio(tmp_path / "folio")
     project = honest(root, error_analysis=False)

@@ -252,7 +252,24 @@ def write_project(writer: DocsWriter, view, repository: str | None,
         errors_figure = next((f.name for f in view.figures_of("05_present_results")), None)
     writer.text(f"{base}/index.md",
                 pages.project_page(view, narratives, figure_urls, repository, image, captions,
-                                   errors_figure, error_analysis))
+                                   errors_figure, error_analysis,
+                                   errors_figure is not None and _wide(
+                                       view.project.export_dir / "figures" / errors_figure)))
+
+
+def _wide(path: Path) -> bool:
+    """A raster figure much wider than tall (panels side by side)."""
+    from .collect import RASTER
+
+    if path.suffix.lower() not in RASTER:
+        return False
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.width > 1.6 * image.height
+    except (OSError, ValueError):  # PIL's errors for a file it cannot read as an image
+        return False
 
 
 # The step-5 figure shown as "what the model gets wrong": the first whose code cell names its

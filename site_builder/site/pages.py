@@ -475,12 +475,13 @@ def _step_numbers(view: ProjectView, step: str) -> str:
 def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dict[str, list[str]],
                  repository: str | None, image: str | None = None,
                  captions: dict[str, str] | None = None, errors_figure: str | None = None,
-                 error_analysis: str | None = None) -> str:
+                 error_analysis: str | None = None, errors_wide: bool = False) -> str:
     """The answers first (question, result and conclusions, comparison, errors, the data),
     then each step in a few lines with its details folded, then the record folded.
     `captions`: alt text by figure file name; `errors_figure`: the step-5 figure that shows
     the model's errors; `error_analysis`: step 5's error analysis as safe HTML
-    (nbrender.render_error_analysis)."""
+    (nbrender.render_error_analysis); `errors_wide`: whether that figure is much wider than
+    tall (panels side by side), too small beside the text."""
     c = view.config
     captions = captions or {}
     out = [front_matter(c.title, c.summary or c.title, image=image)]
@@ -501,7 +502,7 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
     out.append(findings_list(view))
     out.append("## How it compares\n")
     out.append(comparison_table(view))
-    out.append(error_section(errors_figure, captions, error_analysis))
+    out.append(error_section(errors_figure, captions, error_analysis, errors_wide))
     out.append(data_card_section(view))
 
     out.append("## The five steps\n")
@@ -548,7 +549,7 @@ def subhead(text: str) -> str:
 
 
 def error_section(errors_figure: str | None, captions: dict[str, str],
-                  error_analysis: str | None) -> str:
+                  error_analysis: str | None, wide: bool = False) -> str:
     """What the model gets wrong: its figure (beside the text on a wide screen), the error
     analysis' first paragraph, the rest of it (tables and figures) folded."""
     if not errors_figure and not error_analysis:
@@ -560,7 +561,7 @@ def error_section(errors_figure: str | None, captions: dict[str, str],
         caption = "The model's errors on the test set"
     if errors_figure:
         out.append(f"![{md_text(caption)}]({url_path('figures/' + errors_figure)})"
-                   "{ .pf-errors loading=lazy }\n")
+                   f"{{ .pf-errors{' .pf-errors-wide' if wide else ''} loading=lazy }}\n")
     if lead:
         out.append(f'<div class="pf-narrative">\n{inert_in_markdown(lead)}\n</div>\n')
     if errors_figure:
