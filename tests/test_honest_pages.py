@@ -519,3 +519,21 @@ def test_a_steps_summary_is_its_first_sentences_the_rest_folded(paragraph, shown
     from site_builder.site.pages import _short_summary
 
     assert _short_summary(paragraph) == (shown, folded)
+
+
+def test_the_error_analysis_tables_label_each_value_with_its_column():
+    """On a phone (and for a table of many columns everywhere) a row shows as labelled values."""
+    import pandas as pd
+
+    from site_builder.site.nbrender import label_cells
+    from site_builder.site.sanitize import clean_html
+
+    quartiles = pd.DataFrame({"test rows": [26], 'RMSE "<b>"': [42.1]},
+                             index=pd.Index(["up to 4.277"], name="ltg"))
+    html = label_cells(clean_html(quartiles.to_html()))
+    cells = [(e.tag, e.get("data-label")) for e in elements(html) if e.tag in ("th", "td")]
+    assert cells[-3:] == [("th", "ltg"), ("td", "test rows"), ("td", 'RMSE "<b>"')]
+    assert 'class="dataframe"' in html
+    wide = label_cells(clean_html(pd.DataFrame([range(7)], columns=list("abcdefg")).to_html()))
+    assert '<table class="dataframe pf-wide">' in wide
+    assert label_cells("<table><tr><td>1</td></tr></table>") == "<table><tr><td>1</td></tr></table>"

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from site_builder import keras_data
+from site_builder import keras_data, registry
 from site_builder.errors import PortfolioError
 
 from .conftest import cli, make_portfolio, tree
@@ -136,7 +136,11 @@ def test_new_with_cached_mnist_downloads_nothing(keras_home, tmp_path, monkeypat
                  "--no-input")
     assert (result.exit_code, result.output) == (0, "created portfolio/projects/digits\n")
     config = yaml.safe_load((root / "portfolio/projects/digits/project.yml").read_text())
-    assert config["dataset"] == {"name": "mnist", "source": "builtin", "image_size": 64}
+    card = registry.entry("mnist")["card"]
+    assert config["dataset"] == {
+        "name": "mnist", "source": "builtin", "image_size": 64,
+        "description": card["description"], "url": card["source"], "licence": card["licence"],
+        "citation": card["citation"]}
 
 
 def test_new_offline_without_the_cache_is_one_line_and_creates_nothing(keras_home, tmp_path,

@@ -4,6 +4,7 @@ sanitized, images written as files, long outputs cut with a note."""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 from functools import lru_cache
@@ -199,12 +200,61 @@ def render_error_analysis(notebook: dict, sink: AssetSink, title: str) -> str | 
                 alt = caption or f"{title}, figure {figure}"
                 rendered = render_output(output, sink, alt)
                 if rendered:
-                    parts.append(f'<div class="nb-output">{rendered}</div>')
+                    parts.append(f'<div class="nb-output">{label_cells(rendered)}</div>')
     if stop < len(cells) and tail.strip():
         markdown(cells[stop], tail)
     html = "\n".join(parts)
     levels = [int(level) for level in re.findall(r"<h([1-6])\b", html)]
     return shift_headings(html, 3 - min(levels)) if levels else html
+
+
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
+# A table of more columns than this (the index included) shows each row as a block of
+# labelled values (class pf-wide).
+WIDE_TABLE = 6
+_THEAD = re.compile(r"<thead\b.*?</thead>", re.S)
+_ROW = re.compile(r"(<tr\b[^>]*>)(.*?)(</tr>)", re.S)
+_CELL = re.compile(r"<(t[hd])\b([^>]*)>(.*?)</\1>", re.S)
+
+
+def label_cells(html: str) -> str:
+    """Each body cell of the (sanitized) tables in html labelled with its column's heading
+    (`data-label`, the last header row's text), so that a narrow screen can show each row
+    as a block of labelled lines instead of a table wider than the screen."""
+
+    def table(match: re.Match) -> str:
+        text = match.group(0)
+        head = _THEAD.search(text)
+        rows = _ROW.findall(head.group(0)) if head else []
+        if not rows:
+            return text
+        # Per column, the lowest header row's text that is not empty (pandas writes the index's
+        # name in a row of its own under the columns').
+        header = [[re.sub(r"<[^>]*>", "", cell[2]).strip().replace('"', "&quot;")
+                   for cell in _CELL.findall(r[1])] for r in rows]
+        labels = [next((h[i] for h in reversed(header) if i < len(h) and h[i]), "")
+                  for i in range(max(map(len, header)))]
+
+        def row(found: re.Match) -> str:
+            cells = itertools.count()
+
+            def cell(c: re.Match) -> str:
+                i = next(cells)
+                label = labels[i] if i < len(labels) else ""
+                extra = f' data-label="{label}"' if label and "data-label" not in c.group(2) else ""
+                return f"<{c.group(1)}{c.group(2)}{extra}>{c.group(3)}</{c.group(1)}>"
+
+            return found.group(1) + _CELL.sub(cell, found.group(2)) + found.group(3)
+
+        text = text[:head.end()] + _ROW.sub(row, text[head.end():])
+        if len(labels) > WIDE_TABLE:  # too many columns for a row on one line
+            opening = re.match(r"<table\b[^>]*>", text).group(0)
+            marked = (re.sub(r'class="([^"]*)"', r'class="\1 pf-wide"', opening) if "class=" in opening
+                      else opening.replace("<table", '<table class="pf-wide"', 1))
+            text = marked + text[len(opening):]
+        return text
+
+    return _TABLE.sub(table, html)
 
 
 @lru_cache(maxsize=4096)
