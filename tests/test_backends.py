@@ -99,7 +99,7 @@ def test_fast_run_of_the_image_cnn_under_torch_on_the_cpu(portfolio_root):
     assert metrics["baseline"]["value"] < 0.15
     assert 0.85 <= metrics["primary"]["value"] <= 1.0
     assert sorted(p.name for p in (export / "model").iterdir()) == [
-        "classes.json", "model.json", "model.keras"]
+        "README.md", "classes.json", "model.json", "model.keras"]
 
 
 CNN_PROBE = """

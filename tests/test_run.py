@@ -30,7 +30,7 @@ def test_export_holds_exactly_the_run_results(executed):
         "figures/01_define_problem-1.png", "figures/01_define_problem-2.png",
         "figures/03_evaluate_algorithms-1.png",
         "figures/05_present_results-1.png", "figures/05_present_results-2.png",
-        "model/model.keras", "model/classes.json",
+        "model/model.keras", "model/classes.json", "model/README.md",
     }
     assert json.loads((export / "model/classes.json").read_text()) == ["benign", "malignant"]
 

@@ -8,6 +8,8 @@ Keras is imported inside the network's code only, so the steps that train no net
 quickly.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin, clone
@@ -43,6 +45,36 @@ def _difference_polynomial(lags):
     return poly
 
 
+def choose_differencing(values, season=None):
+    """The differencing a series needs, by the rules of Hyndman & Athanasopoulos (Forecasting:
+    Principles and Practice, 3rd ed., section 9.1): a seasonal difference where the seasonal
+    strength of an STL decomposition exceeds 0.64, then a first difference where the KPSS
+    test rejects a stationary series at the 5 % level. Returns the lags and the statistics."""
+    from statsmodels.tools.sm_exceptions import InterpolationWarning
+    from statsmodels.tsa.seasonal import STL
+    from statsmodels.tsa.stattools import kpss
+
+    values = np.asarray(values, dtype="float64")
+    lags, strength = [], None
+    if season and len(values) > 2 * season:
+        parts = STL(values, period=season, robust=True).fit()
+        strength = max(0.0, 1 - np.var(parts.resid) / np.var(parts.seasonal + parts.resid))
+        if strength > 0.64:
+            lags.append(season)
+            values = values[season:] - values[:-season]
+    with warnings.catch_warnings():
+        # kpss warns where its statistic lies beyond its table of p-values (the decision here
+        # compares the statistic with the 5 % critical value and needs no p-value), and, in
+        # newer statsmodels, that it will return an object instead of the tuple read here.
+        warnings.simplefilter("ignore", InterpolationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        statistic, _, _, critical = kpss(values, regression="c", nlags="auto")
+    if statistic > critical["5%"]:
+        lags.insert(0, 1)
+    return tuple(lags), {"seasonal strength": strength, "kpss": float(statistic),
+                         "kpss 5 % critical": float(critical["5%"])}
+
+
 class SeriesTransform(BaseEstimator):
     """Make a series easier to forecast, with parameters learned from the past only.
 
@@ -65,7 +97,8 @@ class SeriesTransform(BaseEstimator):
         """The number of earlier values the differencing needs."""
         return int(sum(self.lags))
 
-    def _power(self, values):
+    def powered(self, values):
+        """The values after the power transform (the first step)."""
         values = np.asarray(values, dtype="float64")
         if self.power == "sqrt":
             return np.sqrt(np.maximum(values, 0.0))
@@ -82,7 +115,7 @@ class SeriesTransform(BaseEstimator):
 
     def _difference(self, values):
         """The differenced powered series (NaN where the differencing needs earlier values)."""
-        z = self._power(values)
+        z = self.powered(values)
         out = np.convolve(z, _difference_polynomial(self.lags))[: len(z)]
         out[: self.order] = np.nan
         return out
@@ -101,7 +134,7 @@ class SeriesTransform(BaseEstimator):
     def inverse(self, scaled, values, positions):
         """Forecasts in the series' units from forecasts of the transformed series at
         `positions`, using only the actual values before each position."""
-        z = self._power(values)
+        z = self.powered(values)
         # What the differencing adds back: a sum of earlier values only (w_t = z_t - past_t).
         poly = _difference_polynomial(self.lags)
         past = -np.convolve(z, np.r_[0.0, poly[1:]])[: len(z)]
@@ -194,7 +227,7 @@ def walk_forward(forecaster, values, folds, progress=None):
     return pd.DataFrame(rows).set_index("fold"), pd.Series(forecasts, name="forecast")
 
 
-def build_rnn(window, cell="LSTM", units=32, layers=1, dropout=0.0, learning_rate=3e-3):
+def build_rnn(window, cell="LSTM", units=32, layers=1, dropout=0.0, learning_rate=5e-3):
     """A recurrent network that reads the lag window one step at a time.
 
     The input is the flat window (as for the other models); the first layer turns it into a
@@ -214,6 +247,11 @@ def build_rnn(window, cell="LSTM", units=32, layers=1, dropout=0.0, learning_rat
     return model
 
 
+# The compiled networks, one per shape and setting, with their initial weights and optimizer
+# state (see RecurrentRegressor).
+_NETWORKS = {}
+
+
 class RecurrentRegressor(BaseEstimator, RegressorMixin):
     """The recurrent network as a scikit-learn regressor on lag windows, with early stopping.
 
@@ -228,8 +266,8 @@ class RecurrentRegressor(BaseEstimator, RegressorMixin):
     network, reset to the same initial weights, instead of building and tracing it again.
     """
 
-    def __init__(self, cell="LSTM", units=32, layers=1, dropout=0.0, learning_rate=3e-3,
-                 epochs=200, patience=20, batch_size=32, validation_fraction=0.2,
+    def __init__(self, cell="LSTM", units=32, layers=1, dropout=0.0, learning_rate=5e-3,
+                 epochs=200, patience=20, batch_size=64, validation_fraction=0.2,
                  passes_per_epoch=5, random_state=0, progress=None):
         self.cell = cell
         self.units = units
@@ -274,10 +312,10 @@ class RecurrentRegressor(BaseEstimator, RegressorMixin):
             monitor="val_loss", patience=max(1, -(-self.patience // passes)),
             restore_best_weights=True)
         history = network.fit(
-            np.tile(X[:cut], (passes, 1)), np.tile(y[:cut], passes),
-            validation_data=(X[cut:], y[cut:]), epochs=max(1, self.epochs // passes),
-            batch_size=self.batch_size, verbose=0,
-            callbacks=[stop, _Progress(self.progress, passes, self.epochs)])
+            np.tile(X[:cut], (passes, 1)), np.tile(y[:cut], passes), batch_size=self.batch_size,
+            epochs=max(1, self.epochs // passes), verbose=0,
+            callbacks=[_ValidationLoss(X[cut:], y[cut:]), stop,
+                       _Progress(self.progress, passes, self.epochs)])
         self.history_ = {key: [float(v) for v in losses] for key, losses in history.history.items()}
         self.epochs_ = (int(np.argmin(self.history_["val_loss"])) + 1) * passes
         self.weights_ = network.get_weights()
@@ -295,7 +333,21 @@ class RecurrentRegressor(BaseEstimator, RegressorMixin):
         return network
 
 
+def _ValidationLoss(X, y):
+    """The validation loss at the end of each epoch, for early stopping: one prediction on
+    the validation windows (Keras' own validation pass costs more on data this small)."""
+    import keras
+
+    class ValidationLoss(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            predicted = np.ravel(self.model.predict_on_batch(X))
+            logs["val_loss"] = float(np.mean((predicted - y) ** 2))
+
+    return ValidationLoss()
+
+
 def _Progress(report, passes, epochs):
+    """Reports the pass reached to `report` (a function of a text) after each epoch."""
     import keras
 
     class Progress(keras.callbacks.Callback):
@@ -304,6 +356,3 @@ def _Progress(report, passes, epochs):
                 report(f"pass {(epoch + 1) * passes}/{epochs}")
 
     return Progress()
-
-
-_NETWORKS = {}
