@@ -51,7 +51,7 @@ def test_tiny_project_exports_and_parallel_matches_dask(tmp_path):
         assert here["metrics"] == there["metrics"]
         assert here["files"] == there["files"] == [
             "figures/05_present_results-1.png", "manifest.json", "metrics.json",
-            "model/model.txt", *(f"notebooks/{s}.ipynb" for s in (
+            "model/README.md", "model/model.txt", *(f"notebooks/{s}.ipynb" for s in (
                 "01_define_problem", "02_prepare_data", "03_evaluate_algorithms",
                 "04_improve_results", "05_present_results"))]
         assert here["figures"] == there["figures"]
