@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def test_differencing_follows_the_seasonal_strength_and_kpss_rules():
 def test_walk_forward_folds_are_consecutive_blocks_of_the_later_half():
     folds = models.walk_forward_folds(247, 5)
     assert folds[0][0] >= 247 // 2 and folds[-1][1] == 247
-    assert all(end == start for (_, end), (start, _) in zip(folds, folds[1:]))
+    assert all(end == start for (_, end), (start, _) in pairwise(folds))
     assert len({end - start for start, end in folds}) == 1
 
 
