@@ -23,12 +23,19 @@ PIPELINE_TAGS = {
     "image-classification": "image-classification",
     "time-series-forecasting": "time-series-forecasting",
 }
-LABELS = {"accuracy": "Accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "f1": "F1",
-          "roc_auc": "ROC AUC", "precision": "Precision", "recall": "Recall"}
+METRIC_NAMES = {"accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²",
+                "f1": "F1", "roc_auc": "ROC AUC", "precision": "precision", "recall": "recall"}
+
+
+def metric_label(name: str) -> str:
+    """A metric's name as text shows it (the site and the card)."""
+    return METRIC_NAMES.get(name, name)
 
 
 def label(metric: str) -> str:
-    return LABELS.get(metric, metric)
+    """The name at the start of a label or a table cell."""
+    shown = metric_label(metric)
+    return shown[:1].upper() + shown[1:]
 
 
 def _round(value: float) -> float:

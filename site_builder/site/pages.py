@@ -9,7 +9,7 @@ import yaml
 
 from .. import STEP_TITLES, STEPS
 from ..config import Profile
-from ..modelcard import card_data
+from ..modelcard import card_data, metric_label
 from .collect import ProjectView
 from .sanitize import (
     escape,
@@ -26,18 +26,12 @@ from .sanitize import (
 # Cards whose thumbnails load with the page (one row on a wide screen); the rest load lazily.
 EAGER_CARDS = 3
 UNIT_METRICS = {"accuracy", "precision", "recall", "f1", "roc_auc", "r2"}
-METRIC_NAMES = {"accuracy": "accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²",
-                "f1": "F1", "roc_auc": "ROC AUC", "precision": "precision", "recall": "recall"}
 SKILLS = {
     "tabular-classification": "Classification of tabular data",
     "tabular-regression": "Regression on tabular data",
     "image-classification": "Image classification",
     "time-series-forecasting": "Time-series forecasting",
 }
-
-
-def metric_label(name: str) -> str:
-    return METRIC_NAMES.get(name, name)
 
 
 def fmt(value: float | None, metric: str) -> str:
