@@ -67,7 +67,8 @@ def main() -> None:
 @click.option("--date-column", default=None, help="Time series: the date column of your CSV.")
 @click.option("--value-column", default=None, help="Time series: the value column of your CSV.")
 @click.option("--image-size", type=click.IntRange(8, 512), default=64, show_default=True,
-              help="Images: the side in pixels they are resized to.")
+              help="Image folders: the largest side in pixels kept as it is; larger "
+              "or mixed sizes are resized to this square.")
 @click.option("--slug", default=None, help="The project's folder name (default: from the title).")
 @click.option("--summary", default=None, help="One sentence on what the project does.")
 @click.option("--seed", type=int, default=42, show_default=True)

@@ -12,7 +12,6 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from .conftest import cli
 
@@ -66,8 +65,8 @@ def test_fast_run_under_jax_on_the_cpu(portfolio_root):
                                           "numpy"]
     assert manifest["versions"]["jax"] == version("jax")
     metrics = json.loads((export / "metrics.json").read_text())
-    y = load_breast_cancer().target
-    assert metrics["baseline"]["value"] == pytest.approx(y.mean())
+    # The majority class of the training rows, scored on the 114 test rows (72 benign).
+    assert metrics["baseline"]["value"] == pytest.approx(72 / 114)
     assert 0.85 <= metrics["primary"]["value"] <= 1.0
     # The backend is part of the cache key: the same run on TensorFlow is not up to date.
     from site_builder.layout import Portfolio

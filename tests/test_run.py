@@ -30,7 +30,9 @@ def test_export_holds_exactly_the_run_results(executed):
         "figures/01_define_problem-1.png", "figures/01_define_problem-2.png",
         "figures/03_evaluate_algorithms-1.png",
         "figures/05_present_results-1.png", "figures/05_present_results-2.png",
-        "model/model.keras", "model/classes.json", "model/README.md",
+        "figures/05_present_results-3.png",
+        "model/model.keras", "model/preprocessor.joblib", "model/classes.json",
+        "model/model.json", "model/README.md",
     }
     assert json.loads((export / "model/classes.json").read_text()) == ["benign", "malignant"]
 
@@ -39,15 +41,25 @@ def test_metrics_of_the_builtin_project(executed):
     metrics = json.loads((executed / BC / "export/metrics.json").read_text())
     assert metrics["schema_version"] == 1
     assert metrics["smoke_run"] is True
-    y = load_breast_cancer().target
-    assert metrics["baseline"]["value"] == pytest.approx(max(y.mean(), 1 - y.mean()))
-    assert metrics["baseline"]["value"] == pytest.approx(357 / 569)
+    # The majority class of the training rows (benign), scored on the 114 test rows.
+    test_rows = pd.read_csv(executed / BC / "data/prepared/test.csv")
+    assert len(test_rows) == 114 and len(test_rows) + len(
+        pd.read_csv(executed / BC / "data/prepared/train.csv")) == len(load_breast_cancer().target)
+    assert metrics["baseline"]["value"] == pytest.approx((test_rows["diagnosis"] == "benign").mean())
+    assert metrics["baseline"]["value"] == pytest.approx(72 / 114)
     primary = metrics["primary"]
     assert (primary["name"], primary["direction"], primary["split"]) == (
         "accuracy", "maximize", "test")
     assert 0.0 <= primary["value"] <= 1.0
-    test = {m["name"]: m["value"] for m in metrics["metrics"] if m["split"] == "test"}
+    test = {m["name"]: m["value"] for m in metrics["metrics"]
+            if m["split"] == "test" and m["model"] == "Keras MLP"}
     assert set(test) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
+    # The best classical model of step 3 is scored on the test rows too, for comparison.
+    classical = [m for m in metrics["metrics"]
+                 if m["split"] == "test" and m["model"] != "Keras MLP"]
+    assert [m["name"] for m in classical] == ["accuracy"]
+    assert classical[0]["model"] in {m["model"] for m in metrics["metrics"]
+                                     if m["step"] == "03_evaluate_algorithms"}
     assert all(0.0 <= v <= 1.0 for v in test.values())
     assert test["accuracy"] == primary["value"]
     spot = [m for m in metrics["metrics"] if m["step"] == "03_evaluate_algorithms"]
@@ -55,15 +67,18 @@ def test_metrics_of_the_builtin_project(executed):
     assert all(m["spread"]["n"] == 2 and m["spread"]["min"] <= m["value"] <= m["spread"]["max"]
                for m in spot)
     best = [p for p in metrics["params"] if p["step"] == "04_improve_results"]
-    assert set(best[0]["params"]) == {"hidden_layers", "units", "dropout", "learning_rate",
-                                      "epochs", "batch_size"}
+    assert set(best[0]["params"]) == {"hidden_layers", "units", "dropout", "l2",
+                                      "learning_rate", "batch_size", "n_networks"}
 
 
 def test_metrics_of_the_csv_project(executed):
     metrics = json.loads((executed / HEART / "export/metrics.json").read_text())
-    frame = pd.read_csv(executed / "heart.csv")
-    share = frame["disease"].value_counts(normalize=True).max()
-    assert metrics["baseline"]["value"] == pytest.approx(share)
+    prepared = executed / HEART / "data/prepared"
+    train = pd.read_csv(prepared / "train.csv", dtype={"disease": str})
+    test = pd.read_csv(prepared / "test.csv", dtype={"disease": str})
+    majority = train["disease"].value_counts().idxmax()
+    assert metrics["baseline"]["value"] == pytest.approx((test["disease"] == majority).mean())
+    assert len(train) + len(test) == len(pd.read_csv(executed / "heart.csv"))
     assert 0.0 <= metrics["primary"]["value"] <= 1.0
     assert (executed / HEART / "data/raw/heart.csv").read_bytes() == \
         (executed / "heart.csv").read_bytes()
