@@ -104,6 +104,7 @@ def honest(root: Path, slug: str = "honest", *, builtin: bool = True, score: flo
 
     def metrics(data):
         data["baseline"].update(value=0.627, strategy="majority class")
+        data["metrics"][0]["model"] = "Keras MLP"
         if interval:
             data["primary"]["interval"] = interval
             data["metrics"][0]["interval"] = interval
@@ -147,6 +148,20 @@ def built(tmp_path) -> Path:
 
 
 # --- what was found, with the interval -------------------------------------------------
+
+def test_the_top_names_the_model_that_made_the_test_score(tmp_path):
+    """The final model can be other than project.yml's `model` (an ensemble, an average with
+    a classical model): the page names the one whose record holds the test score."""
+    root = make_portfolio(tmp_path / "folio")
+    project = honest(root)
+    edit_json(project / "export/metrics.json",
+              lambda data: data["metrics"][0].update(model="Ensemble of 3 MLPs"))
+    build(root)
+    html = page(root)
+    assert paragraph(html, "What was found.").startswith(
+        "What was found. Ensemble of 3 MLPs scores accuracy 0.982 (95 % interval")
+    assert "Ensemble of 3 MLPs, test set; 95 % interval" in html
+
 
 def test_the_top_says_the_score_with_its_interval_and_what_the_interval_says(built):
     html = page(built)

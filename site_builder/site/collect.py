@@ -42,6 +42,17 @@ class ProjectView:
         return self.metrics.get("primary")
 
     @property
+    def scored_model(self) -> str:
+        """The model that made the test score: the one its record names (an ensemble, say),
+        or else project.yml's `model`."""
+        primary = self.primary or {}
+        for record in reversed(self.metrics.get("metrics", [])):
+            if all(record.get(key) == primary.get(key)
+                   for key in ("name", "split", "step", "value")) and record.get("model"):
+                return str(record["model"])
+        return self.config.model
+
+    @property
     def baseline(self) -> dict | None:
         return self.metrics.get("baseline")
 

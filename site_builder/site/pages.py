@@ -281,7 +281,7 @@ def verdict(view: ProjectView) -> str:
     if not view.primary:
         return "No test score yet."
     interval = interval_of(view)
-    text = (f"{md_text(c.model)} scores {md_text(metric_label(metric))} "
+    text = (f"{md_text(view.scored_model)} scores {md_text(metric_label(metric))} "
             f"**{fmt(view.primary['value'], metric)}**")
     if interval:
         text += f" ({interval_level(interval)} interval {interval_span(interval, metric)})"
@@ -366,7 +366,7 @@ def comparison_table(view: ProjectView) -> str:
                     f"{md_text(b.get('strategy', ''))} |")
     if view.primary:
         interval = interval_of(view)
-        how = f"{md_text(c.model)}, test set"
+        how = f"{md_text(view.scored_model)}, test set"
         if interval:
             how += (f"; {interval_level(interval)} interval {interval_span(interval, metric)} "
                     f"({md_text(interval.get('method', ''))}, {interval['n']} resamples)")
