@@ -106,6 +106,26 @@ def local_modules(project: Project, notebook: dict) -> dict[str, str]:
     }
 
 
+# What project.yml says about how a project is shown, not about how it runs: the notebooks
+# never read these, so changing them (a summary written after the results are in) leaves
+# the export up to date. The model card in export/model is refreshed from them instead.
+PRESENTATION_FIELDS = ("title", "summary", "tags", "featured", "cover", "model_card")
+
+
+def settings_hash(text: bytes) -> str:
+    """The hash of project.yml without its presentation fields (of its bytes, where it is not
+    a YAML mapping: loading it then fails with its own message)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict):
+        return sha256_bytes(text)
+    return sha256_json({k: v for k, v in data.items() if k not in PRESENTATION_FIELDS})
+
+
 @dataclass(frozen=True)
 class StepInputs:
     step: str
@@ -116,7 +136,7 @@ class StepInputs:
 def step_inputs(project: Project, fast: bool, backend: str = "tensorflow") -> list[StepInputs]:
     """The cache key of each step, in order; reads the notebooks and data, runs nothing."""
     shared = {
-        "project.yml": sha256_bytes(project.config_file.read_bytes()),
+        "project.yml": settings_hash(project.config_file.read_bytes()),
         "versions": library_versions(backend),
         "backend": backend,
         "fast": fast,

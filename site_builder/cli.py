@@ -106,6 +106,32 @@ def run(slugs: tuple[str, ...], **options) -> None:
 
 
 @main.command()
+@click.argument("slug")
+@click.argument("source", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the predictions to this CSV file (default: print them).")
+def predict(slug: str, source: Path, output: Path | None) -> None:
+    """Predict with a project's exported model: INPUT is a CSV of raw rows (tabular), an
+    image, a folder or a list of images, or a series CSV (the next value after it)."""
+    require_extra("train", "predict")
+    from .config import load_project
+    from .predict import predict as run_predict
+    from .predict import write
+
+    projects = {p.dir.name: p for p in find_portfolio().projects()}
+    if slug not in projects:
+        raise PortfolioError(f"no project {slug!r} in portfolio/projects/ (projects: "
+                             f"{', '.join(projects) or 'none'})")
+    project = projects[slug]
+    predictions = run_predict(project, load_project(project.dir), source)
+    text = write(predictions, output)
+    if text is None:
+        click.echo(f"wrote {len(predictions)} predictions to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
 def status() -> None:
     """A table of every project: steps done, fresh or stale, metric, last run."""
     from .status import print_status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -325,6 +326,25 @@ def _kernel_environment(options: RunOptions) -> None:
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
+def _refresh_model_card(project: Project, config) -> None:
+    """An up-to-date export's model card, rewritten where project.yml's presentation fields
+    (title, summary, model_card) changed since the run: nothing else in the export reads them."""
+    card = project.export_dir / "model" / "README.md"
+    if not card.is_file():
+        return
+    from .modelcard import model_card
+
+    try:
+        metrics = json.loads((project.export_dir / "metrics.json").read_text(encoding="utf-8"))
+        text = model_card(config, metrics)
+        if card.read_text(encoding="utf-8") != text:
+            partial = card.with_name("README.md.partial")
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(card)
+    except (OSError, ValueError):
+        return  # the card stays as the run wrote it; `portfolio check` reads the export
+
+
 def run_project(project_dir: Path, options: RunOptions, report: Report | None = None) -> ProjectResult:
     """Run what changed in one project and swap a new export/ in; on failure keep the old one."""
     report = report or (lambda event: None)
@@ -340,6 +360,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
         report({"event": "failed", "project": project.slug, "message": exc.message})
         return _failed(project.slug, Failure(message=exc.message))
     if plan.start == len(STEPS):
+        _refresh_model_card(project, config)
         report({"event": "cached", "project": project.slug})
         return ProjectResult(project.slug, "cached", plan.reason)
 
@@ -573,13 +594,14 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
         results, todo = [], []
         for project in chosen:
             try:
-                load_project(project.dir, portfolio.rel(project.config_file))
+                config = load_project(project.dir, portfolio.rel(project.config_file))
                 plan = plan_run(project, options)
             except PortfolioError as exc:
                 results.append(_failed(project.slug, Failure(message=exc.message)))
                 progress({"event": "failed", "project": project.slug, "message": exc.message})
                 continue
             if plan.start == len(STEPS):
+                _refresh_model_card(project, config)
                 results.append(ProjectResult(project.slug, "cached", plan.reason))
                 progress({"event": "cached", "project": project.slug})
             else:

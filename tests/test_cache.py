@@ -146,3 +146,14 @@ def fake_export_again(project: Project) -> None:
     fake_export(project.dir)
     runner._write_state(project, RunState(steps={n["step"]: n["key"] for n in json.loads(
         (project.export_dir / "manifest.json").read_text())["notebooks"]}))
+
+
+def test_how_a_project_is_shown_leaves_its_export_up_to_date(project):
+    """title, summary, tags, featured, cover and model_card are not read by the notebooks: a
+    summary written once the results are in does not call for another run."""
+    config = project.dir / "project.yml"
+    text = config.read_text()
+    config.write_text(text + 'summary: "Written after the run."\ntags: ["new"]\nfeatured: true\n')
+    assert plan(project) == (5, "nothing changed")
+    config.write_text(text + "slices: [x]\n")
+    assert plan(project) == (0, "01_define_problem: project.yml changed")

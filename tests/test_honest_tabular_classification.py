@@ -196,7 +196,8 @@ def test_identifiers_and_many_valued_text_columns_are_flagged_and_left_out(folio
     assert set(dataset["drop"]) == {"id", "name", "comment"}
     assert dataset["drop"]["id"].startswith("every value distinct")
     spec = json.loads((project / "export/model/model.json").read_text())
-    assert set(spec["features"]) == {"income", "age", "region"}
+    assert set(spec["inputs"]) == {"income", "age", "region"}
+    assert spec["left_out"] == ["id", "name", "comment"]
     assert spec["classes"] == ["0", "1"] and spec["positive_class"] == "0"
     step1 = nbformat.read(project / "export/notebooks/01_define_problem.ipynb", 4)
     said = json.dumps([c.outputs for c in step1.cells if c.cell_type == "code"])

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image, ImageDraw
 from sklearn.model_selection import train_test_split
 
+from site_builder.config import load_project
+
 from .conftest import cli, make_portfolio
 
 pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("kernel")]
@@ -165,3 +167,82 @@ def test_fast_run_records_metrics_in_range_and_the_right_baseline(folio, case):
     assert all("spread" in m for m in cv if m["step"] == "03_evaluate_algorithms")
     assert (export / "model/model.keras").is_file()
     assert len(list((export / "figures").iterdir())) >= 3
+
+
+# --- portfolio predict: the exported model alone reproduces the test score ----------------
+
+def predict(folio: Path, slug: str, source: Path, tmp_path: Path) -> pd.DataFrame:
+    out = tmp_path / f"{slug}.csv"
+    result = cli(folio, "predict", slug, str(source), "--output", str(out))
+    assert (result.exit_code, result.output) == (0, f"wrote {len(pd.read_csv(out))} predictions "
+                                                    f"to {out}\n"), result.output
+    return pd.read_csv(out)
+
+
+def test_predict_on_the_test_rows_reproduces_the_regression_test_score(folio, tmp_path):
+    project = folio / "portfolio/projects/tabular-regression-own"
+    test = pd.read_csv(project / "data/prepared/test.csv")
+    shown = predict(folio, "tabular-regression-own", project / "data/prepared/test.csv", tmp_path)
+    assert list(shown.columns) == ["price", "predicted"] and len(shown) == len(test)
+    rmse = float(np.sqrt(np.mean((shown["price"] - shown["predicted"]) ** 2)))
+    metrics = json.loads((project / "export/metrics.json").read_text())
+    assert rmse == pytest.approx(metrics["primary"]["value"], rel=1e-5)
+    # Without the target column, the same predictions.
+    raw = tmp_path / "no-target.csv"
+    test.drop(columns="price").to_csv(raw, index=False)
+    again = predict(folio, "tabular-regression-own", raw, tmp_path)
+    assert list(again.columns) == ["predicted"]
+    assert np.allclose(again["predicted"], shown["predicted"], rtol=1e-6)
+
+
+def test_predict_refuses_a_missing_an_extra_or_a_bad_column_in_one_line(folio, tmp_path):
+    project = folio / "portfolio/projects/tabular-regression-own"
+    test = pd.read_csv(project / "data/prepared/test.csv")
+    cases = {
+        "missing.csv": (test.drop(columns="area"),
+                        "missing column(s) 'area'; the model reads 'rooms', 'area', 'town'"),
+        "extra.csv": (test.assign(colour="red"),
+                      "column(s) 'colour' are not inputs of the model (it reads 'rooms', "
+                      "'area', 'town')"),
+        "bad.csv": (test.assign(area=["big"] + test["area"].astype(str).tolist()[1:]),
+                    "column 'area', row 1: 'big' is not a number"),
+    }
+    for name, (frame, message) in cases.items():
+        frame.to_csv(tmp_path / name, index=False)
+        result = cli(folio, "predict", "tabular-regression-own", str(tmp_path / name))
+        assert result.exit_code == 1
+        assert result.output == f"Error: {tmp_path / name}: {message}\n"
+    result = cli(folio, "predict", "../x", str(tmp_path / "extra.csv"))
+    assert result.exit_code == 1 and result.output.startswith("Error: no project '../x' in ")
+
+
+def test_predict_on_the_test_images_reproduces_the_image_test_score(folio, tmp_path):
+    project = folio / "portfolio/projects/image-classification-own"
+    split = np.load(project / "data/prepared/split.npz")
+    classes = split["classes"].tolist()
+    listing = project / load_project(project).dataset.path / "test-images.txt"
+    listing.write_text("\n".join(split["ids_test"].tolist()) + "\n")
+    shown = predict(folio, "image-classification-own", listing, tmp_path)
+    assert list(shown.columns) == ["image", "predicted", *(f"p({c})" for c in classes)]
+    truth = [classes[i] for i in split["y_test"]]
+    accuracy = float(np.mean(shown["predicted"].to_numpy() == np.array(truth)))
+    metrics = json.loads((project / "export/metrics.json").read_text())
+    assert accuracy == pytest.approx(metrics["primary"]["value"])
+    assert np.allclose(shown[[f"p({c})" for c in classes]].sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("slug", ["time-series-forecasting-own", "time-series-forecasting-builtin"])
+def test_predict_on_the_series_reproduces_the_forecast_test_score(folio, tmp_path, slug):
+    project = folio / "portfolio/projects" / slug
+    series = pd.read_csv(project / "data/prepared/series.csv", parse_dates=["date"])
+    n_train = json.loads((project / "data/prepared/split.json").read_text())["n_train"]
+    shown = predict(folio, slug, project / "data/prepared/series.csv", tmp_path)
+    assert list(shown.columns) == ["date", "actual", "forecast"]
+    shown["date"] = pd.to_datetime(shown["date"])
+    test = shown[shown["date"].isin(series["date"].iloc[n_train:])]
+    assert len(test) == len(series) - n_train
+    rmse = float(np.sqrt(np.mean((test["actual"] - test["forecast"]) ** 2)))
+    metrics = json.loads((project / "export/metrics.json").read_text())
+    assert rmse == pytest.approx(metrics["primary"]["value"], rel=1e-5)
+    # The last row is the forecast of the step after the series ends.
+    assert np.isnan(shown["actual"].iloc[-1]) and shown["date"].iloc[-1] > series["date"].iloc[-1]

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
@@ -135,6 +136,21 @@ def test_unchanged_inputs_execute_nothing(copy_of, monkeypatch):
     assert tree(copy_of / BC / "export") == before
 
 
+def test_a_new_summary_runs_nothing_and_refreshes_the_model_card(copy_of, monkeypatch):
+    calls = _count_executions(monkeypatch)
+    config = copy_of / BC / "project.yml"
+    lines = [line for line in config.read_text().splitlines() if not line.startswith("summary:")]
+    config.write_text("\n".join([*lines, 'summary: "Told apart <b>after</b> the run."', ""]))
+    before = tree(copy_of / BC / "export")
+    result = cli(copy_of, "run", "--fast", "breast-cancer-diagnosis")
+    assert (result.exit_code, calls) == (0, [])
+    assert result.output == "breast-cancer-diagnosis: up to date, nothing to run\n"
+    after = tree(copy_of / BC / "export")
+    assert {k for k in after if after[k] != before[k]} == {"model/README.md"}
+    card = (copy_of / BC / "export/model/README.md").read_text()
+    assert "Told apart &lt;b&gt;after&lt;/b&gt; the run." in card
+
+
 def _edit_notebook(path: Path, edit) -> None:
     notebook = nbformat.read(path, 4)
     edit(notebook)
@@ -188,3 +204,25 @@ def test_unknown_project_is_an_error(executed):
     assert result.exit_code == 1
     assert result.output == ("Error: no-such-project: no such project in portfolio/projects "
                              "(projects: breast-cancer-diagnosis, heart-disease)\n")
+
+
+@pytest.mark.parametrize(("project", "target"), [(BC, "diagnosis"), (HEART, "disease")])
+def test_predict_on_the_test_rows_reproduces_the_classification_test_score(
+        executed, tmp_path, project, target):
+    slug = Path(project).name
+    test = executed / project / "data/prepared/test.csv"
+    out = tmp_path / "predictions.csv"
+    result = cli(executed, "predict", slug, str(test), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    spec = json.loads((executed / project / "export/model/model.json").read_text())
+    shown = pd.read_csv(out, dtype={target: str, "predicted": str})
+    assert list(shown.columns) == [target, "predicted", *(f"p({c})" for c in spec["classes"])]
+    metrics = json.loads((executed / project / "export/metrics.json").read_text())
+    assert (shown[target] == shown["predicted"]).mean() == pytest.approx(
+        metrics["primary"]["value"])
+    # The step 5 predictions, from the notebooks, and these, from the export alone, agree.
+    step5 = pd.read_csv(executed / project / "artifacts/test_predictions.csv",
+                        dtype={target: str, "predicted": str})
+    assert shown["predicted"].tolist() == step5["predicted"].tolist()
+    for label in spec["classes"]:
+        assert np.allclose(shown[f"p({label})"], step5[f"p({label})"], atol=1e-5)
