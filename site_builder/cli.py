@@ -115,14 +115,16 @@ def predict(slug: str, source: Path, output: Path | None) -> None:
     image, a folder or a list of images, or a series CSV (the next value after it)."""
     require_extra("train", "predict")
     from .config import load_project
+    from .predict import check_output, write
     from .predict import predict as run_predict
-    from .predict import write
 
     projects = {p.dir.name: p for p in find_portfolio().projects()}
     if slug not in projects:
         raise PortfolioError(f"no project {slug!r} in portfolio/projects/ (projects: "
                              f"{', '.join(projects) or 'none'})")
     project = projects[slug]
+    if output is not None:
+        check_output(output, source)
     predictions = run_predict(project, load_project(project.dir), source)
     text = write(predictions, output)
     if text is None:

@@ -19,7 +19,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
+import re
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,8 @@ from .errors import PortfolioError
 from .layout import Project
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+EIGHT_BIT_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr"}
+MAX_PIXELS = 25_000_000  # one image: a 5,000 x 5,000 photograph
 
 
 def predict(project: Project, config: ProjectConfig, source: Path) -> pd.DataFrame:
@@ -46,58 +52,144 @@ def predict(project: Project, config: ProjectConfig, source: Path) -> pd.DataFra
     if not isinstance(spec, dict):
         raise PortfolioError(f"{_rel(project, spec_path)}: not a JSON object")
     kind = config.problem_type
-    if kind in ("tabular-classification", "tabular-regression"):
-        return _tabular(model_dir, spec, source, classification=kind.endswith("classification"))
-    if kind == "image-classification":
-        return _images(model_dir, spec, source)
-    return _series(model_dir, spec, source, config)
+    shown = _rel(project, model_dir)
+    try:
+        if kind in ("tabular-classification", "tabular-regression"):
+            _check_tabular_spec(spec, shown)
+            return _tabular(model_dir, spec, source,
+                            classification=kind.endswith("classification"))
+        if kind == "image-classification":
+            return _images(model_dir, spec, source)
+        return _series(model_dir, spec, source, config)
+    except PortfolioError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError,
+            EOFError, pickle.UnpicklingError) as exc:
+        # What is left is an export that step 5 did not write as it does today.
+        raise PortfolioError(f"{shown}: not an export this version can use ({type(exc).__name__}: "
+                             f"{_short(str(exc))}); run the project again") from None
+
+
+def _check_tabular_spec(spec: dict, shown: str) -> None:
+    inputs = spec.get("inputs")
+    if not isinstance(inputs, dict) or not inputs or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in inputs.items()):
+        raise PortfolioError(f"{shown}/model.json: 'inputs' must map each input column to its "
+                             "type")
+    if not isinstance(spec.get("left_out", []), list):
+        raise PortfolioError(f"{shown}/model.json: 'left_out' must be a list of columns")
+    for key in ("network", "preprocessor", "classical"):
+        name = spec.get(key)
+        if name is not None and (not isinstance(name, str) or Path(name).name != name):
+            raise PortfolioError(f"{shown}/model.json: {key!r} must name a file of export/model")
+
+
+def check_output(output: Path, source: Path) -> None:
+    """Refuse an output that would destroy something: the input itself, or what a link at the
+    output's path points to (the file is replaced whole, never written through a link)."""
+    if not output.name or output.name in (".", ".."):
+        raise PortfolioError(f"--output {str(output)!r}: a file name is needed")
+    if output.is_symlink():
+        raise PortfolioError(f"{output}: a link; give the path of a file to write")
+    if output.exists() and source.exists() and output.resolve() == source.resolve():
+        raise PortfolioError(f"{output}: that is the input file; write the predictions elsewhere")
+    if output.exists() and not output.is_file():
+        raise PortfolioError(f"{output}: not a file")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise PortfolioError(f"{output}: not writable")
 
 
 def write(predictions: pd.DataFrame, output: Path | None) -> str | None:
-    """Write the predictions as CSV to `output`, or return them as CSV text."""
+    """Write the predictions as CSV to `output` (whole, or not at all), or return them as CSV
+    text for a terminal (control characters shown escaped, never sent to it)."""
+    predictions = _defused(predictions)
     if output is None:
-        return predictions.to_csv(index=False)
+        return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], predictions.to_csv(index=False))
+    partial = None
     try:
+        if output.parent.exists() and not output.parent.is_dir():
+            raise PortfolioError(f"{output}: {output.parent} is not a folder")
         output.parent.mkdir(parents=True, exist_ok=True)
-        partial = output.with_name(output.name + ".partial")
-        predictions.to_csv(partial, index=False)
+        with tempfile.NamedTemporaryFile("w", dir=output.parent, prefix=f".{output.name}.",
+                                         suffix=".partial", delete=False, encoding="utf-8",
+                                         newline="") as file:
+            partial = Path(file.name)
+            predictions.to_csv(file, index=False)
         partial.replace(output)
+        partial = None
     except OSError as exc:
         raise PortfolioError(f"{output}: {exc.strerror or exc}") from None
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
     return None
+
+
+# Characters a terminal would act on (colours, cursor moves, a bell), not print.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+def _defused(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Text that a spreadsheet would run as a formula (=, +, @, or - before a non-number),
+    quoted with a leading apostrophe, as OWASP advises for CSV files."""
+    out = predictions.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and _formula(v) else v)
+    return out
+
+
+def _formula(value: str) -> bool:
+    if not value or value[0] not in "=+-@\t\r":
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
 
 
 # --- tabular -------------------------------------------------------------------------------
 
 def _tabular(model_dir: Path, spec: dict, source: Path, *, classification: bool) -> pd.DataFrame:
-    import joblib
 
     target = spec.get("target")
     inputs: dict = spec.get("inputs") or {}
     left_out = list(spec.get("left_out") or [])
-    rows = _read_csv(source, dtype={target: str} if classification and target else None)
+    rows = _read_csv(source)
+    if classification and target in rows.columns:
+        rows[target] = rows[target].map(lambda v: v if pd.isna(v) else str(v))
     missing = [c for c in inputs if c not in rows.columns]
     if missing:
-        raise PortfolioError(f"{source}: missing column(s) {', '.join(map(repr, missing))}; the "
-                             f"model reads {', '.join(map(repr, inputs))}")
+        raise PortfolioError(f"{source}: missing column(s) {_names(missing)}; the model reads "
+                             f"{_names(inputs)}")
     extra = [c for c in rows.columns if c not in inputs and c != target and c not in left_out]
     if extra:
-        raise PortfolioError(f"{source}: column(s) {', '.join(map(repr, extra))} are not "
-                             f"inputs of the model (it reads {', '.join(map(repr, inputs))})")
+        raise PortfolioError(f"{source}: column(s) {_names(extra)} are not inputs of the model "
+                             f"(it reads {_names(inputs)})")
     for column, dtype in inputs.items():
-        if _numeric(dtype) and not pd.api.types.is_numeric_dtype(rows[column]):
-            converted = pd.to_numeric(rows[column], errors="coerce")
-            bad = rows[column][converted.isna() & rows[column].notna()]
-            if len(bad):
-                raise PortfolioError(f"{source}: column {column!r}, row {bad.index[0] + 1}: "
-                                     f"{str(bad.iloc[0])[:40]!r} is not a number")
-            rows[column] = converted
+        if not _numeric(dtype):
+            continue
+        values = rows[column]
+        converted = pd.to_numeric(values, errors="coerce") \
+            if not pd.api.types.is_numeric_dtype(values) or values.dtype == bool else values
+        bad = values[converted.isna() & values.notna()]
+        if len(bad):
+            raise PortfolioError(f"{source}: column {_name(column)}, row {bad.index[0] + 1}: "
+                                 f"{_short(str(bad.iloc[0]), 40)!r} is not a number")
+        huge = converted[converted.notna() & ~(converted.abs() <= FLOAT32_MAX)]
+        if len(huge):
+            raise PortfolioError(f"{source}: column {_name(column)}, row {huge.index[0] + 1}: "
+                                 f"{float(huge.iloc[0])!r} is out of range (a finite number of at most "
+                                 "3.4e38 in size is needed)")
+        rows[column] = converted.astype("float64")
     X = rows.drop(columns=[target] if target in rows.columns else [])
     for column in left_out:  # left out by the preprocessing: any value will do
         if column not in X.columns:
             X[column] = np.nan
-    network, preprocessor = _keras(model_dir / spec.get("network", "model.keras")), \
-        joblib.load(model_dir / spec.get("preprocessor", "preprocessor.joblib"))
+    network = _keras(model_dir / spec.get("network", "model.keras"))
+    preprocessor = _joblib(model_dir / spec.get("preprocessor", "preprocessor.joblib"))
     features = np.asarray(preprocessor.transform(X), dtype="float32")
     output = np.asarray(network.predict(features, verbose=0, batch_size=4096))
     out = pd.DataFrame(index=rows.index)
@@ -114,14 +206,33 @@ def _tabular(model_dir: Path, spec: dict, source: Path, *, classification: bool)
         return out
     predicted = output.reshape(len(rows))
     if spec.get("classical"):
-        classical = joblib.load(model_dir / spec["classical"])
+        classical = _joblib(model_dir / spec["classical"])
         predicted = (predicted + classical.predict(X)) / 2
     out["predicted"] = predicted
     return out
 
 
+FLOAT32_MAX = float(np.finfo("float32").max)
+
+
 def _numeric(dtype: str) -> bool:
     return dtype.startswith(("int", "float", "uint", "Int", "Float", "UInt", "bool"))
+
+
+def _name(name: object) -> str:
+    return repr(_short(str(name), 60))
+
+
+def _names(names, most: int = 6) -> str:
+    """Column names for one line of a message: quoted, shortened, at most `most` of them."""
+    names = list(names)
+    shown = ", ".join(_name(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _short(text: str, most: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 # --- images --------------------------------------------------------------------------------
@@ -129,20 +240,38 @@ def _numeric(dtype: str) -> bool:
 def _images(model_dir: Path, spec: dict, source: Path) -> pd.DataFrame:
     from PIL import Image, UnidentifiedImageError
 
-    shape = spec.get("input") or {}
+    shape = spec.get("input")
+    shown = model_dir.parent.parent.name + "/export/model"
+    if not isinstance(shape, dict) or not all(
+            isinstance(shape.get(k), int) and 0 < shape[k] <= 4096
+            for k in ("width", "height", "channels")):
+        raise PortfolioError(f"{shown}/model.json: 'input' must give the image's width, height "
+                             "and channels")
     classes = json.loads((model_dir / "classes.json").read_text(encoding="utf-8"))
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str)
+                                                               for c in classes):
+        raise PortfolioError(f"{shown}/classes.json: must be the list of class names")
     files = _image_files(source)
-    size = (int(shape["width"]), int(shape["height"]))
+    size = (shape["width"], shape["height"])
     arrays = []
     for path in files:
         try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-                if image.size != size:
-                    image = image.resize(size, Image.Resampling.LANCZOS)
-                arrays.append(np.asarray(image, dtype="float32"))
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-            raise PortfolioError(f"{path}: not a readable image ({exc})") from None
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    if image.width * image.height > MAX_PIXELS:
+                        raise PortfolioError(f"{path}: {image.width} x {image.height} pixels, "
+                                             f"more than the {MAX_PIXELS:,} this reads")
+                    if image.mode not in EIGHT_BIT_MODES:
+                        raise PortfolioError(f"{path}: {image.mode!r} pixels; 8-bit grey or "
+                                             "colour images are expected")
+                    image = image.convert("RGB")
+                    if image.size != size:
+                        image = image.resize(size, Image.Resampling.LANCZOS)
+                    arrays.append(np.asarray(image, dtype="float32"))
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning, ValueError) as exc:
+            raise PortfolioError(f"{path}: not a readable image ({_short(str(exc))})") from None
     images = np.stack(arrays)
     if int(shape.get("channels", 3)) == 1:
         images = images[..., :1]
@@ -151,6 +280,9 @@ def _images(model_dir: Path, spec: dict, source: Path) -> pd.DataFrame:
     images = images / 255.0
     network = _keras(model_dir / "model.keras")
     proba = np.asarray(network.predict(images.astype("float32"), verbose=0, batch_size=256))
+    if proba.ndim != 2 or proba.shape[1] != len(classes):
+        raise PortfolioError(f"{shown}/classes.json: {len(classes)} classes, but the network "
+                             f"gives {proba.shape[-1]} outputs")
     out = pd.DataFrame({"image": [str(p) for p in files],
                         "predicted": np.array(classes, dtype=object)[proba.argmax(axis=1)]})
     for i, label in enumerate(classes):
@@ -204,14 +336,43 @@ def _series(model_dir: Path, spec: dict, source: Path, config: ProjectConfig) ->
         if column not in frame.columns:
             raise PortfolioError(f"{source}: no column {column!r} (columns: "
                                  f"{', '.join(map(repr, frame.columns))})")
-    dates = pd.to_datetime(frame[date_column], errors="coerce")
+    raw_dates = frame[date_column]
+    if pd.api.types.is_integer_dtype(raw_dates):  # years written as numbers: 1749
+        dates = pd.to_datetime(raw_dates.astype(str), format="%Y", errors="coerce")
+    else:
+        dates = pd.to_datetime(raw_dates, format="mixed", errors="coerce")
     values = pd.to_numeric(frame[value_column], errors="coerce")
     bad = frame.index[dates.isna() | values.isna()]
     if len(bad):
-        raise PortfolioError(f"{source}: row {bad[0] + 1}: {date_column!r} or {value_column!r} "
-                             "is missing or not a date/number")
+        raise PortfolioError(f"{source}: row {bad[0] + 1}: {_name(date_column)} or "
+                             f"{_name(value_column)} is missing or not a date/number")
+    huge = frame.index[~(values.abs() <= FLOAT32_MAX)]
+    if len(huge):
+        raise PortfolioError(f"{source}: row {huge[0] + 1}: {float(values[huge[0]])!r} is out of range "
+                             "(a finite number of at most 3.4e38 in size is needed)")
+    steps = dates.diff().iloc[1:]
+    if (steps <= pd.Timedelta(0)).any():
+        row = int(np.flatnonzero((steps <= pd.Timedelta(0)).to_numpy())[0]) + 2
+        raise PortfolioError(f"{source}: row {row}: the date {dates.iloc[row - 1].date()} does "
+                             "not come after the one before it (one row per date, oldest first)")
+    frequency = spec.get("frequency")
+    if frequency and len(dates) >= 3:
+        found = pd.infer_freq(dates)
+        if found is None or pd.tseries.frequencies.to_offset(found) != \
+                pd.tseries.frequencies.to_offset(frequency):
+            spacing = "not evenly spaced" if found is None else f"spaced {found!r}"
+            raise PortfolioError(f"{source}: the dates are {spacing}; the model forecasts one "
+                                 f"step of {frequency!r}")
     values = values.to_numpy(dtype="float64")
     transform = spec["transform"]
+    if transform["power"] in ("sqrt", "log"):
+        sqrt = transform["power"] == "sqrt"
+        low = np.flatnonzero(values < 0 if sqrt else values <= 0)
+        if len(low):
+            raise PortfolioError(
+                f"{source}: row {low[0] + 1}: {values[low[0]]:g}; the model takes the "
+                f"{'square root' if sqrt else 'logarithm'} of the series, so every value must "
+                f"be {'0 or more' if sqrt else 'above 0'}")
     lags = [int(lag) for lag in transform["lags"]]
     window = int(spec["window"])
     order = sum(lags)
@@ -256,8 +417,6 @@ def _power(values: np.ndarray, power: str) -> np.ndarray:
     if power == "sqrt":
         return np.sqrt(np.maximum(values, 0.0))
     if power == "log":
-        if (values <= 0).any():
-            raise PortfolioError("the model log-transforms the series: every value must be > 0")
         return np.log(values)
     return values
 
@@ -281,22 +440,38 @@ def _difference_polynomial(lags: list[int]) -> np.ndarray:
 
 # --- shared --------------------------------------------------------------------------------
 
-def _read_csv(source: Path, dtype: dict | None = None) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(source, dtype=dtype)
-    except FileNotFoundError:
-        raise PortfolioError(f"{source}: no such file") from None
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise PortfolioError(f"{source}: not a readable CSV file ({str(exc).splitlines()[0]})") \
-            from None
-    if frame.empty:
-        raise PortfolioError(f"{source}: no rows")
+def _read_csv(source: Path) -> pd.DataFrame:
+    """The CSV as `portfolio new` reads it (any encoding; comma, semicolon, tab or '|')."""
+    from .datasets import read_csv
+
+    frame = read_csv(source).frame
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas makes the first column the index where rows have more fields than the header.
+        raise PortfolioError(f"{source}: the rows have more fields than the header line (a "
+                             "separator at the end of each line?)")
     return frame
+
+
+def _joblib(path: Path):
+    import joblib
+
+    if not path.is_file():
+        raise PortfolioError(f"{path}: missing from the export")
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # noqa: BLE001 - unpickling raises many kinds on a bad file
+        raise PortfolioError(f"{path}: cannot be loaded ({type(exc).__name__}: "
+                             f"{_short(str(exc))}); run the project again") from None
 
 
 def _keras(path: Path):
     if not path.is_file():
         raise PortfolioError(f"{path}: missing from the export")
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise PortfolioError(f"{path}: not a Keras model file (a .keras file is a zip archive); "
+                             "run the project again")
     from .notebook import quiet
 
     quiet()

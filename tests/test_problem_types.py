@@ -206,6 +206,9 @@ def test_predict_refuses_a_missing_an_extra_or_a_bad_column_in_one_line(folio, t
                       "'area', 'town')"),
         "bad.csv": (test.assign(area=["big"] + test["area"].astype(str).tolist()[1:]),
                     "column 'area', row 1: 'big' is not a number"),
+        "infinite.csv": (test.assign(area=[np.inf] + test["area"].tolist()[1:]),
+                         "column 'area', row 1: inf is out of range (a finite number of at "
+                         "most 3.4e38 in size is needed)"),
     }
     for name, (frame, message) in cases.items():
         frame.to_csv(tmp_path / name, index=False)
@@ -214,6 +217,19 @@ def test_predict_refuses_a_missing_an_extra_or_a_bad_column_in_one_line(folio, t
         assert result.output == f"Error: {tmp_path / name}: {message}\n"
     result = cli(folio, "predict", "../x", str(tmp_path / "extra.csv"))
     assert result.exit_code == 1 and result.output.startswith("Error: no project '../x' in ")
+    # A separator at the end of every row would shift every column by one.
+    trailing = tmp_path / "trailing.csv"
+    lines = (project / "data/prepared/test.csv").read_text().splitlines()
+    trailing.write_text("\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n")
+    result = cli(folio, "predict", "tabular-regression-own", str(trailing))
+    assert (result.exit_code, result.output) == (
+        1, f"Error: {trailing}: the rows have more fields than the header line (a separator "
+           "at the end of each line?)\n")
+    # The input is never overwritten by its own predictions.
+    result = cli(folio, "predict", "tabular-regression-own", str(trailing), "-o", str(trailing))
+    assert (result.exit_code, result.output) == (
+        1, f"Error: {trailing}: that is the input file; write the predictions elsewhere\n")
+    assert trailing.read_text().startswith(lines[0])
 
 
 def test_predict_on_the_test_images_reproduces_the_image_test_score(folio, tmp_path):
@@ -246,3 +262,11 @@ def test_predict_on_the_series_reproduces_the_forecast_test_score(folio, tmp_pat
     assert rmse == pytest.approx(metrics["primary"]["value"], rel=1e-5)
     # The last row is the forecast of the step after the series ends.
     assert np.isnan(shown["actual"].iloc[-1]) and shown["date"].iloc[-1] > series["date"].iloc[-1]
+    # Dates out of order are refused, naming the row.
+    backwards = tmp_path / "backwards.csv"
+    series.iloc[::-1].to_csv(backwards, index=False)
+    result = cli(folio, "predict", slug, str(backwards))
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {backwards}: row 2: the date "
+                             f"{series['date'].iloc[-2].date()} does not come after the one "
+                             "before it (one row per date, oldest first)\n")
