@@ -113,7 +113,7 @@ def test_every_figure_has_alt_text_from_its_caption(server, browser):  # noqa: F
     context.close()
     assert len(alts) >= 5 and all(alt.strip() for alt in alts)
     # The figure of the model's errors: the confusion matrix, under this heading in step 5.
-    assert errors == "Score on the held-out test set"
+    assert errors == "The model's errors on the test set"
 
 
 def test_screenshots_of_each_page_type_and_a_short_project_page(server, browser):  # noqa: F811

@@ -193,6 +193,26 @@ def test_the_findings_are_listed_as_text_each_with_its_steps_notebook(built):
     assert "<script>alert(1)" not in html and "<em>x</em>" not in html
 
 
+def test_the_results_are_listed_open_and_how_the_model_was_chosen_folded(tmp_path):
+    root = make_portfolio(tmp_path / "folio")
+    project = honest(root)
+    edit_json(project / "export/metrics.json", lambda data: data["findings"].append(
+        {"text": "Test accuracy 0.982; 2 of 114 rows are misclassified.",
+         "step": "05_present_results"}))
+    build(root)
+    html = page(root)
+    start = html.index("What the notebooks concluded.")
+    block = html[start:html.index("</details>", start)]
+    opened, folded = block.split("<details", 1)
+    assert [" ".join(t.split()) for t in texts(opened, "li")] == [
+        "Test accuracy 0.982; 2 of 114 rows are misclassified. (step 5)"]
+    assert "How the model was chosen: 2 conclusions of steps 1-4" in folded
+    assert [" ".join(t.split()) for t in texts(folded, "li")] == [
+        "Logistic regression scored best on cross-validation: <script>alert(1)</script> *x* "
+        "(step 3)",
+        "The tuned MLP beat the untuned one on cross-validation (0.976 against 0.969). (step 4)"]
+
+
 @pytest.mark.parametrize(("direction", "value", "low", "high", "said"), [
     ("maximize", 0.975, 0.956, 0.991, "The reference 0.975 lies inside the interval: this result "
                                       "is level with it, not clearly better."),

@@ -111,7 +111,9 @@ def test_an_edit_reaches_the_open_page_and_a_broken_one_keeps_the_last_site(tmp_
             assert NEW not in page.content()
             config.write_text(config.read_text().replace(OLD, NEW))
             sync_api.expect(page.locator("article")).to_contain_text(NEW, timeout=60_000)
-            assert loads == [url, url]
+            # Reloaded (a busy machine may see the rebuild's files land in two batches, and
+            # reload twice): always the same page.
+            assert len(loads) >= 2 and set(loads) == {url}
             config.write_text("title: [unclosed\n")
             wait_for(lambda: "Error:" in log.read_text(), "the rebuild's error")
             time.sleep(1)

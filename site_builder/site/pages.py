@@ -333,21 +333,31 @@ def against(view: ProjectView, interval: dict, named: str, value: float) -> str:
 
 
 def findings_list(view: ProjectView) -> str:
-    """The conclusions the notebooks recorded, each with a link to its step's notebook."""
+    """The conclusions the notebooks recorded, each with a link to its step's notebook: those
+    of the results (step 5) open, those of how the model was chosen (steps 1-4) folded under
+    them, where there are both."""
     done = {path.stem for path in view.notebooks}
-    items = []
+    results, choices = [], []
     for found in view.findings:
         text = md_text(found["text"])
         if not text:
             continue
         step = found["step"]
         where = f"step {STEPS.index(step) + 1}"
-        items.append(f"- {text} ([{where}]({step}/index.md))" if step in done
-                     else f"- {text} ({where})")
-    if not items:
+        item = (f"- {text} ([{where}]({step}/index.md))" if step in done
+                else f"- {text} ({where})")
+        (results if step == STEPS[-1] else choices).append(item)
+    if not results and not choices:
         return ""
-    return ('**What the notebooks concluded.**\n\n<div class="pf-findings" markdown>\n\n'
-            + "\n".join(items) + "\n\n</div>\n")
+
+    def listed(items: list[str]) -> str:
+        return '<div class="pf-findings" markdown>\n\n' + "\n".join(items) + "\n\n</div>\n"
+
+    if not results or not choices:
+        return "**What the notebooks concluded.**\n\n" + listed(results or choices)
+    return ("**What the notebooks concluded.**\n\n" + listed(results)
+            + fold(f"How the model was chosen: {len(choices)} conclusion"
+                   f"{'s' if len(choices) > 1 else ''} of steps 1-4", listed(choices)))
 
 
 def best_published(view: ProjectView) -> dict | None:
