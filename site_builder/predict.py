@@ -153,7 +153,6 @@ def _formula(value: str) -> bool:
 # --- tabular -------------------------------------------------------------------------------
 
 def _tabular(model_dir: Path, spec: dict, source: Path, *, classification: bool) -> pd.DataFrame:
-
     target = spec.get("target")
     inputs: dict = spec.get("inputs") or {}
     left_out = list(spec.get("left_out") or [])
