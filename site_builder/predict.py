@@ -412,6 +412,9 @@ def _series(model_dir: Path, spec: dict, source: Path, config: ProjectConfig) ->
     return pd.DataFrame({"date": when, "actual": actual, "forecast": forecast})
 
 
+# The arithmetic of the time-series template's SeriesTransform (models.py), again here so
+# that an export predicts without the project's notebooks; the tests check that both give
+# the same test score.
 def _power(values: np.ndarray, power: str) -> np.ndarray:
     if power == "sqrt":
         return np.sqrt(np.maximum(values, 0.0))
