@@ -364,6 +364,17 @@ def export_onnx(model, sample, directory: Path, *, tolerance: float = 1e-4) -> s
     return None
 
 
+def export_browser_model(project: ProjectContext, examples, *, actual=None, dates=None) -> None:
+    """The saved model as one ONNX graph from raw input to prediction, for "Try the model" on
+    the project page, with up to 20 test examples (`examples`: raw test rows, test images, or
+    the series' values), checked against the model's own outputs; says what it wrote, or why
+    the page goes without it (site_builder/browser.py)."""
+    from .browser import export_browser_model as export
+
+    print(export(project.model_dir, project.config.problem_type, examples, actual=actual,
+                 dates=dates))
+
+
 def progress(text: str) -> None:
     """Say where a long cell is (model, fold, candidate, epoch) to `portfolio run`'s display.
 

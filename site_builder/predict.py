@@ -372,13 +372,33 @@ def _series(model_dir: Path, spec: dict, source: Path, config: ProjectConfig) ->
                 f"{source}: row {low[0] + 1}: {values[low[0]]:g}; the model takes the "
                 f"{'square root' if sqrt else 'logarithm'} of the series, so every value must "
                 f"be {'0 or more' if sqrt else 'above 0'}")
-    lags = [int(lag) for lag in transform["lags"]]
-    window = int(spec["window"])
-    order = sum(lags)
-    first = order + max(window, int(spec.get("ar", {}).get("order", 0)))
+    first = history_length(spec)
     if len(values) < first:
         raise PortfolioError(f"{source}: {len(values)} values; the model needs at least {first} "
-                             f"(a window of {window} after {order} for the differencing)")
+                             f"(a window of {int(spec['window'])} after "
+                             f"{sum(int(lag) for lag in transform['lags'])} for the differencing)")
+    forecast = forecasts(spec, values, _keras(model_dir / "model.keras"))
+    step = pd.tseries.frequencies.to_offset(spec.get("frequency")) if spec.get("frequency") \
+        else None
+    next_date = dates.iloc[-1] + step if step is not None else pd.NaT
+    when = list(dates.iloc[first:]) + [next_date]
+    actual = list(values[first:]) + [np.nan]
+    return pd.DataFrame({"date": when, "actual": actual, "forecast": forecast})
+
+
+def history_length(spec: dict) -> int:
+    """How many values the first forecast needs: the differencing's, then the window's."""
+    order = sum(int(lag) for lag in spec["transform"]["lags"])
+    return order + max(int(spec["window"]), int(spec.get("ar", {}).get("order", 0)))
+
+
+def forecasts(spec: dict, values: np.ndarray, network) -> np.ndarray:
+    """The one-step-ahead forecast at each position from history_length(spec) to one past the
+    end of `values`, from the actual values before it."""
+    transform = spec["transform"]
+    lags = [int(lag) for lag in transform["lags"]]
+    window = int(spec["window"])
+    first = history_length(spec)
     power = transform["power"]
     powered = _power(values, power)
     poly = _difference_polynomial(lags)
@@ -398,18 +418,12 @@ def _series(model_dir: Path, spec: dict, source: Path, config: ProjectConfig) ->
     def back(z: np.ndarray) -> np.ndarray:
         return _unpower(z * transform["scale"] + transform["mean"] + past[positions], power)
 
-    network = _keras(model_dir / "model.keras")
     forecast = back(np.asarray(network.predict(windows(window), verbose=0)).ravel())
     if "ar" in spec:
         ar = spec["ar"]
         linear = windows(int(ar["order"])) @ np.asarray(ar["coefficients"]) + ar["intercept"]
         forecast = (forecast + back(linear)) / 2
-    step = pd.tseries.frequencies.to_offset(spec.get("frequency")) if spec.get("frequency") \
-        else None
-    next_date = dates.iloc[-1] + step if step is not None else pd.NaT
-    when = list(dates.iloc[first:]) + [next_date]
-    actual = list(values[first:]) + [np.nan]
-    return pd.DataFrame({"date": when, "actual": actual, "forecast": forecast})
+    return forecast
 
 
 # The arithmetic of the time-series template's SeriesTransform (models.py), again here so

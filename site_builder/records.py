@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import STEPS
 from .errors import PortfolioError
@@ -172,6 +172,98 @@ class BuildState(Record):
     projects: dict[str, ProjectBuild]
     pages: dict[str, PageBuild]
     hashes: dict[str, list[int | str]]
+
+
+
+# --- browser.json: what the project page's "Try the model" needs (site_builder/browser.py) ---
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Cell = Annotated[str, Field(max_length=1000)] | Finite | None
+
+
+class BrowserField(Record):
+    name: Name
+    categories: list[Name] | None = Field(default=None, max_length=1000)
+
+
+class BrowserSlot(Record):
+    field: Name
+    fill: Finite | Name | None = None
+    shift: Finite | None = None
+    scale: Finite | None = None
+    category: Name | None = None
+
+
+class BrowserExample(Record):
+    values: dict[Name, Cell] | list[Finite] | None = None
+    pixels: list[Finite] | None = Field(default=None, max_length=4096 * 3)
+    actual: Cell = None
+    expected: list[Finite] = Field(min_length=1, max_length=1000)
+    dates: list[Annotated[str, Field(max_length=40)]] | None = None
+    target_date: Annotated[str, Field(max_length=40)] | None = None
+
+
+Kind = Literal["tabular-classification", "tabular-regression", "image-classification",
+               "time-series-forecasting"]
+
+
+class BrowserSpec(Record):
+    """export/model/browser.json: the in-browser model's inputs and examples, or why the
+    project has none (`unavailable`)."""
+
+    format: Literal[1]
+    unavailable: Annotated[str, Field(max_length=400)] | None = None
+    kind: Kind | None = None
+    onnx: Literal["model.onnx"] | None = None
+    tolerance: Finite | None = Field(default=None, gt=0, le=0.01)
+    fields: list[BrowserField] | None = Field(default=None, max_length=500)
+    slots: list[BrowserSlot] | None = Field(default=None, max_length=5000)
+    classes: list[Name] | None = Field(default=None, min_length=2, max_length=1000)
+    target: Name | None = None
+    height: int | None = Field(default=None, ge=1, le=64)
+    width: int | None = Field(default=None, ge=1, le=64)
+    channels: Literal[1, 3] | None = None
+    draw: bool = False
+    ink: Finite | None = None
+    name: Name | None = None
+    frequency: Annotated[str, Field(max_length=40)] | None = None
+    history: int | None = Field(default=None, ge=1, le=1000)
+    examples: list[BrowserExample] = Field(default=[], max_length=100)
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.unavailable is not None:
+            return self
+        if self.kind is None or self.onnx is None or not self.examples:
+            raise ValueError("a browser model needs 'kind', 'onnx' and 'examples' (or "
+                             "'unavailable')")
+        outputs = len(self.classes or []) if self.kind.endswith("classification") else 1
+        if self.kind.endswith("classification") and not self.classes:
+            raise ValueError("a classifier needs 'classes'")
+        if self.kind.startswith("tabular"):
+            if not self.fields or not self.slots:
+                raise ValueError("a tabular model needs 'fields' and 'slots'")
+            names = {f.name for f in self.fields}
+            if any(s.field not in names for s in self.slots):
+                raise ValueError("a slot names a field that is not in 'fields'")
+            if any(not isinstance(e.values, dict) or set(e.values) != names
+                   for e in self.examples):
+                raise ValueError("each example needs a value for each field")
+        elif self.kind == "image-classification":
+            if not (self.height and self.width and self.channels):
+                raise ValueError("an image model needs 'height', 'width' and 'channels'")
+            size = self.height * self.width * self.channels
+            if any(e.pixels is None or len(e.pixels) != size for e in self.examples):
+                raise ValueError(f"each example needs {size} pixels")
+        else:
+            if not self.history:
+                raise ValueError("a forecaster needs 'history'")
+            if any(not isinstance(e.values, list) or len(e.values) != self.history
+                   for e in self.examples):
+                raise ValueError(f"each example needs {self.history} values")
+        if any(len(e.expected) != outputs for e in self.examples):
+            raise ValueError(f"each example's 'expected' needs {outputs} outputs")
+        return self
 
 
 R = TypeVar("R", bound=BaseModel)

@@ -5,7 +5,28 @@
   // Material's search overlay is a role="dialog" without a name: give it one (accessibility).
   var search = document.querySelector('.md-search[role="dialog"]');
   if (search && !search.hasAttribute("aria-label")) { search.setAttribute("aria-label", "Search"); }
+  // "Try the model": nothing of it loads until the visitor asks (try-model.mjs, the runtime
+  // and the model come on the click).
+  var here = document.currentScript && document.currentScript.src;
+  function tryModel(box) {
+    var button = box.querySelector(".pf-try-open");
+    if (!button || button.hasAttribute("data-wired")) return;
+    button.setAttribute("data-wired", "");
+    button.addEventListener("click", function () {
+      var status = box.querySelector(".pf-try-status");
+      button.disabled = true;
+      status.textContent = "Loading the runtime and the model…";
+      import(new URL("try-model.mjs", here).href)
+        .then(function (module) { return module.open(box, new URL("onnxruntime-web/", here).href); })
+        .then(function () { button.remove(); })
+        .catch(function (error) {
+          status.textContent = "The model could not be loaded in this browser (" + error.message + ").";
+          button.disabled = false;
+        });
+    });
+  }
   function setup() {
+    if (here) { document.querySelectorAll(".pf-try").forEach(tryModel); }
     // An output wider than the page scrolls sideways: a keyboard user scrolls it once focused.
     document.querySelectorAll(".nb-output").forEach(function (output) {
       if (output.scrollWidth > output.clientWidth && !output.hasAttribute("tabindex")) {

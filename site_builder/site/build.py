@@ -33,6 +33,8 @@ from ..records import BuildState, PageBuild, ProjectBuild, read_record, write_re
 from .inputs import FileHashes, Inputs, scan
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+# The runtime of "Try the model" (ONNX Runtime Web), in the site only where a page uses it.
+VENDOR = Path(__file__).resolve().parent.parent / "vendor" / "onnxruntime-web"
 # Material theme overrides (Open Graph tags); mkdocs.yml's theme.custom_dir names the copy
 # that `portfolio build` puts in build/overrides, so `zensical build` finds it there too.
 THEME = Path(__file__).resolve().parent.parent / "theme"
@@ -205,6 +207,15 @@ def write_project(writer: DocsWriter, view, repository: str | None,
                     f"{view.project.rel(view.project.export_dir)}: an output image of step 5")
         return f"05_present_results/{name}"
 
+    if view.browser is not None and view.browser.unavailable is None:
+        import json
+
+        from ..browser import ONNX, SPEC
+        from ..records import as_json
+
+        model = view.project.export_dir / "model" / ONNX
+        writer.copy(model, f"{base}/try/{ONNX}", view.project.rel(model))
+        writer.text(f"{base}/try/{SPEC}", json.dumps(as_json(view.browser), ensure_ascii=False))
     for path in view.notebooks:
         step = path.stem
         notebook = read_notebook(path, view.project.rel(path))
@@ -445,6 +456,9 @@ def generate(portfolio: Portfolio, docs: Path, reuse: Reuse | None = None) -> li
         writer.copy(photo, profile.photo, portfolio.rel(photo))
     for asset in sorted(ASSETS.iterdir()):
         writer.copy(asset, f"assets/{asset.name}")
+    if any(view.browser is not None and view.browser.unavailable is None for view in views):
+        for asset in sorted(VENDOR.iterdir()):
+            writer.copy(asset, f"assets/onnxruntime-web/{asset.name}")
     return views
 
 

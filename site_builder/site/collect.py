@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .. import STEPS
 from ..config import ProjectConfig, inside, load_project
@@ -28,6 +29,8 @@ class ProjectView:
     dataset: dict | None = None
     steps_done: int = 0
     errors: list[str] = field(default_factory=list)
+    # export/model/browser.json, validated: the page's "Try the model" (None: no such file)
+    browser: Any = None
 
     @property
     def slug(self) -> str:
@@ -137,6 +140,7 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
         if path.is_symlink():
             raise PortfolioError(f"{portfolio.rel(path)}: a symbolic link (to {path.readlink()}); "
                                  "an export holds plain files only")
+    browser = _browser_spec(portfolio, export / "model")
     ref = None
     if config.dataset.source == "builtin":
         ref = reference(config.dataset.name, "builtin", config.metric.name)
@@ -150,7 +154,36 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
         reference=ref,
         dataset=entry(config.dataset.name) if config.dataset.source == "builtin" else None,
         steps_done=len(present),
+        browser=browser,
     )
+
+
+MAX_ONNX = 50 * 1024 * 1024  # the graph a visitor's browser downloads on "Try the model"
+
+
+def _browser_spec(portfolio: Portfolio, folder: Path):
+    """browser.json of the export's model, validated, with model.onnx beside it where it says
+    the model has a browser form; None where the export has no browser.json."""
+    from ..browser import ONNX, SPEC
+    from ..records import BrowserSpec, read_record
+
+    path = folder / SPEC
+    if not path.exists() and not path.is_symlink():
+        return None
+    for item in (path, folder / ONNX):
+        if item.is_symlink():
+            raise PortfolioError(f"{portfolio.rel(item)}: a symbolic link (to {item.readlink()}); "
+                                 "an export holds plain files only")
+    spec = read_record(BrowserSpec, path, portfolio.rel(path))
+    if spec.unavailable is None:
+        onnx = folder / ONNX
+        if not onnx.is_file():
+            raise PortfolioError(f"{portfolio.rel(onnx)}: missing, but {SPEC} names it (run "
+                                 "'portfolio run' again)")
+        if onnx.stat().st_size > MAX_ONNX:
+            raise PortfolioError(f"{portfolio.rel(onnx)}: {onnx.stat().st_size / 2**20:.0f} MB, "
+                                 f"more than the {MAX_ONNX // 2**20} MB a page's model may have")
+    return spec
 
 
 def sort_views(views: list[ProjectView], order: list[str]) -> list[ProjectView]:

@@ -77,7 +77,8 @@ def project_files(project: Project) -> list[Path]:
     """Every file of a project that the build reads."""
     export = project.export_dir
     return ([project.config_file, export / "metrics.json", export / "manifest.json"]
-            + _files(export / "notebooks", ".ipynb") + _files(export / "figures"))
+            + _files(export / "notebooks", ".ipynb") + _files(export / "figures")
+            + [export / "model" / name for name in ("browser.json", "model.onnx")])
 
 
 def _digest(value) -> str:

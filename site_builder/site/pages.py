@@ -507,6 +507,7 @@ def project_page(view: ProjectView, narratives: dict[str, str], figure_urls: dic
     out.append("## How it compares\n")
     out.append(comparison_table(view))
     out.append(error_section(errors_figure, captions, error_analysis, errors_wide))
+    out.append(try_section(view))
     out.append(data_card_section(view))
 
     out.append("## The five steps\n")
@@ -576,6 +577,49 @@ def error_section(errors_figure: str | None, captions: dict[str, str],
                         f'<div class="pf-narrative pf-errors-all">\n'
                         f"{inert_in_markdown(unlisted_headings(rest))}\n</div>\n"))
     return "\n".join(out)
+
+
+TRY = {
+    "tabular-classification": "Start from a test row, change any value, and see the class the "
+                              "model predicts and how sure it is.",
+    "tabular-regression": "Start from a test row, change any value, and see what the model "
+                          "predicts.",
+    "image-classification": "Pick a test image and see the class the model predicts and how "
+                            "sure it is.",
+    "time-series-forecasting": "Pick a year or step of the test period, or change the values "
+                               "before it, and see the model's forecast of the next one.",
+}
+
+
+def try_section(view: ProjectView) -> str:
+    """The exported model, run in the visitor's browser when asked: a button that loads the
+    runtime and the model (their size on it), nothing more until it is clicked."""
+    spec = view.browser
+    if spec is None or spec.unavailable is not None:
+        return ""
+    from ..browser import ONNX
+
+    raw, packed = runtime_size()
+    model = (view.project.export_dir / "model" / ONNX).stat().st_size
+    drawn = " For these small grey images you can also draw one." if spec.draw else ""
+    return ("## Try the model\n\n"
+            f"{TRY[spec.kind]}{drawn} The model runs in your browser with ONNX Runtime Web: "
+            "nothing you enter leaves this page.\n\n"
+            '<div class="pf-try" data-spec="try/browser.json" data-model="try/model.onnx">\n'
+            '<button type="button" class="md-button md-button--primary pf-try-open">'
+            f"Load the model ({(raw + model) / 2**20:.1f} MB, "
+            f"{(packed + model) / 2**20:.1f} MB compressed)</button>\n"
+            '<p class="pf-try-status" role="status"></p>\n</div>\n')
+
+
+def runtime_size() -> tuple[int, int]:
+    """The browser runtime's size, as served and compressed (vendor/onnxruntime-web)."""
+    import json as _json
+
+    from .build import VENDOR
+
+    sizes = _json.loads((VENDOR / "sizes.json").read_text(encoding="utf-8"))
+    return sum(v[0] for v in sizes.values()), sum(v[1] for v in sizes.values())
 
 
 def data_card_section(view: ProjectView) -> str:
