@@ -443,3 +443,40 @@ def _series_graph(spec: dict, network, length: int):
 
     raw = keras.Input((length,), name="history")
     return keras.Model(raw, Forecast()(raw), name="browser")
+
+
+# --- parity: the page's model against the outputs browser.json gives ------------------------
+
+def encode(spec: dict, example: dict) -> list[float]:
+    """The graph's input for one example, as the page's script (try-model.mjs) makes it."""
+    kind = spec["kind"]
+    if kind.startswith("tabular"):
+        row = []
+        for slot in spec["slots"]:
+            value = example["values"].get(slot["field"])
+            missing = value is None or str(value).strip() == ""
+            if slot.get("category") is not None:
+                text = slot.get("fill") if missing else str(value)
+                row.append(1.0 if text == slot["category"] else 0.0)
+            else:
+                row.append(math.nan if missing else float(value))
+        return row
+    if kind == "image-classification":
+        return list(example["pixels"])
+    return [float(v) for v in example["values"]]
+
+
+def parity(spec: dict, onnx_path: Path) -> tuple[float, int]:
+    """(the worst difference as a multiple of the tolerance, the number of examples) of the
+    graph in `onnx_path` run by onnxruntime on browser.json's examples."""
+    import onnxruntime
+
+    examples = spec["examples"]
+    rows = np.array([encode(spec, e) for e in examples], dtype="float32")
+    if spec["kind"] == "image-classification":
+        rows = rows.reshape(len(rows), spec["height"], spec["width"], spec["channels"])
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = np.asarray(session.run(None, {session.get_inputs()[0].name: rows})[0], "float64")
+    expected = np.array([e["expected"] for e in examples], dtype="float64")
+    bound = spec.get("tolerance", TOLERANCE) * np.maximum(1.0, np.abs(expected))
+    return float(np.max(np.abs(got.reshape(expected.shape) - expected) / bound)), len(examples)

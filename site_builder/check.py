@@ -20,7 +20,8 @@ FILE_LIMIT, FILE_WARN, SITE_LIMIT = 100 * MB, 50 * MB, 1024 * MB
 # Detectors with a known shape; the entropy detectors flag ordinary code in every notebook.
 _SKIPPED_PLUGINS = ("HighEntropyString", "IPPublicDetector")
 KINDS = ("secret", "unsafe-html", "broken-link", "size", "smoke-run", "stale", "missing-steps",
-         "project-yml", "unreadable", "placeholder", "unsafe-link", "below-baseline")
+         "project-yml", "unreadable", "placeholder", "unsafe-link", "below-baseline",
+         "model-parity")
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,49 @@ def check_export(portfolio: Portfolio, project: Project) -> list[Finding]:
                                 f"the export is stale ({plan.reason})",
                                 "the published results would not match the notebooks"))
     return findings
+
+
+def browser_model(portfolio: Portfolio, project: Project, site: Path) -> tuple[list[Finding],
+                                                                               list[str]]:
+    """The page's "Try the model": its graph (the site's copy where the site is built, else
+    the export's) run by onnxruntime on the 20 examples of browser.json must give the
+    project's model's outputs; a project without one is said, with why, in one line."""
+    from .browser import ONNX, SPEC, parity
+    from .records import as_json
+    from .site.collect import load_view
+
+    try:
+        view = load_view(portfolio, project)
+    except PortfolioError:
+        return [], []  # check_project reported it
+    if view is None:
+        return [], []
+    spec = view.browser
+    display = portfolio.rel(project.export_dir / "model" / SPEC)
+    if spec is None:
+        return [], [f"{display}: missing, the page has no 'Try the model' (run the project "
+                    "again with this version)"]
+    if spec.unavailable is not None:
+        return [], [f"{display}: no in-browser model, the page goes without it "
+                    f"({spec.unavailable})"]
+    graph = site / "projects" / view.slug / "try" / ONNX
+    if not graph.is_file():
+        graph = project.export_dir / "model" / ONNX
+    try:
+        worst, count = parity(as_json(spec), graph)
+    except ImportError:
+        return [], [f"{portfolio.rel(graph)}: not checked against the model, onnxruntime is "
+                    "not installed (pip install the kit's 'train' extra)"]
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds on a bad graph
+        return [Finding("model-parity", portfolio.rel(graph), None,
+                        f"onnxruntime cannot run it ({' '.join(str(exc).split())[:200]})",
+                        "the page's 'Try the model' would fail")], []
+    if worst > 1:
+        return [Finding("model-parity", portfolio.rel(graph), None,
+                        f"its outputs on the {count} examples of {SPEC} differ from the model's "
+                        f"by up to {worst:.3g} times the tolerance ({spec.tolerance})",
+                        "the page would show predictions the model does not make")], []
+    return [], []
 
 
 def below_baseline(portfolio: Portfolio, view) -> list[Finding]:
@@ -292,6 +336,10 @@ def run_checks(portfolio: Portfolio, site: Path | None = None) -> tuple[list[Fin
     findings += own_summaries(portfolio, configs)
     warnings = card_warnings(portfolio, configs)
     site = site or portfolio.root / "site"
+    for project in portfolio.projects():
+        model_findings, model_warnings = browser_model(portfolio, project, site)
+        findings += model_findings
+        warnings += model_warnings
     if site.is_dir():
         site_findings, site_warnings = check_site(portfolio, site)
         findings += site_findings
