@@ -331,9 +331,12 @@ def _images(model_dir: Path, images, labels):
     top = float(np.max(pixels)) if pixels.size else 1.0
     return ({"format": FORMAT, "kind": "image-classification", "classes": [str(c) for c in classes],
              "height": height, "width": width, "channels": channels,
-             # A grey image of at most 32 x 32 pixels can be drawn (ink bright on dark, as
-             # the 8 x 8 digits are): drawn ink counts up to the brightest test pixel.
+             # A grey image of at most 32 x 32 pixels can be drawn, on the background the
+             # test images have (dark for the 8 x 8 digits, light for a scanned drawing):
+             # pixels count up to the brightest test pixel.
              "draw": channels == 1 and max(height, width) <= 32, "ink": round(top, 4),
+             "background": "light" if pixels.size and float(np.median(pixels)) > top / 2
+             else "dark",
              "examples": examples}, network, pixels)
 
 

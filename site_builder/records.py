@@ -225,6 +225,7 @@ class BrowserSpec(Record):
     channels: Literal[1, 3] | None = None
     draw: bool = False
     ink: Finite | None = None
+    background: Literal["dark", "light"] = "dark"
     name: Name | None = None
     frequency: Annotated[str, Field(max_length=40)] | None = None
     history: int | None = Field(default=None, ge=1, le=1000)

@@ -270,3 +270,52 @@ def test_predict_on_the_series_reproduces_the_forecast_test_score(folio, tmp_pat
     assert result.output == (f"Error: {backwards}: row 2: the date "
                              f"{series['date'].iloc[-2].date()} does not come after the one "
                              "before it (one row per date, oldest first)\n")
+
+
+# --- the page's model: one ONNX graph from raw input, in onnxruntime and in Chromium -------
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_type_exports_a_page_model_that_gives_the_models_outputs(folio, case):
+    from site_builder.browser import parity
+
+    problem, source = case.split("/")
+    model = folio / "portfolio/projects" / case.replace("/", "-") / "export/model"
+    spec = json.loads((model / "browser.json").read_text())
+    assert spec["kind"] == problem and "unavailable" not in spec
+    worst, count = parity(spec, model / "model.onnx")
+    assert worst <= 1 and count >= 7
+    if case == "tabular-regression/own":
+        assert [f["name"] for f in spec["fields"]] == ["rooms", "area", "town"]
+        assert spec["fields"][2]["categories"] == ["east", "north", "south"]
+    if case == "image-classification/own":
+        # Black outlines on white, read as grey: drawn on a light pad.
+        assert (spec["height"], spec["width"], spec["channels"], spec["draw"],
+                spec["background"]) == (16, 16, 1, True, "light")
+        assert {e["actual"] for e in spec["examples"]} == {"circle", "cross", "square"}
+    if case == "image-classification/builtin":
+        assert (spec["height"], spec["channels"], spec["draw"], spec["background"]) == (
+            8, 1, True, "dark")
+    if case == "time-series-forecasting/own":
+        last = spec["examples"][-1]
+        assert (last["target_date"], last["dates"][-1], last["actual"]) == ("2020-01", "2019-12", None)
+
+
+def test_each_type_runs_on_its_page_in_chromium_as_in_onnxruntime(folio):
+    from .browsing import CHROMIUM, ModelPage, chromium, served, worst
+
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    result = cli(folio, "build")
+    assert result.exit_code == 0, result.output
+    with served(folio / "site") as url, chromium() as browser:
+        for case in CASES:
+            slug = case.replace("/", "-")
+            page = ModelPage(browser, f"{url}projects/{slug}/")
+            try:
+                assert page.widget_requests() == []
+                page.open_model()
+                spec = json.loads((folio / "site/projects" / slug / "try/browser.json").read_text())
+                assert worst(page.parity()) <= spec["tolerance"], slug
+                assert page.errors == [], slug
+            finally:
+                page.close()

@@ -232,19 +232,20 @@ function images(model, root, out) {
   return choose(0);
 }
 
-// A pad to draw on: ink bright on dark, averaged down to the network's pixels (as the 8 x 8
-// digits were made, by counting the ink in each block of a finer drawing).
+// A pad to draw on, on the test images' background, averaged down to the network's pixels
+// (as the 8 x 8 digits were made, by counting the ink in each block of a finer drawing).
 function drawing(spec, onDraw) {
   const size = 192;
   const pad = el("canvas", { width: String(size), height: String(size), class: "pf-try-pad",
     "aria-label": "Drawing pad: draw with a mouse, finger or pen" });
   const context = pad.getContext("2d", { willReadFrequently: true });
+  const light = spec.background === "light"; // dark ink on a light ground, as the images are
   function clear() {
-    context.fillStyle = "#000";
+    context.fillStyle = light ? "#fff" : "#000";
     context.fillRect(0, 0, size, size);
   }
   clear();
-  context.strokeStyle = "#fff";
+  context.strokeStyle = light ? "#000" : "#fff";
   context.lineCap = "round";
   context.lineJoin = "round";
   context.lineWidth = Math.max(4, 1.6 * size / Math.max(spec.width, spec.height));
