@@ -123,7 +123,11 @@ def card_body(config, metrics: dict) -> str:
     lines += ["", "## Limitations", "", md_text(config.model_card.limitations) or "not stated",
               "", "## How to use", "",
               f"`portfolio predict {config.slug} INPUT` predicts from raw input with the files "
-              "of this folder.", ""]
+              "of this folder.", "",
+              "`model.onnx`, where this folder holds it, is the same model as one ONNX graph from "
+              "raw input to prediction (`browser.json` describes its input and gives test "
+              "examples with the model's outputs): any ONNX runtime runs it, and the project's "
+              "page runs it in the visitor's browser.", ""]
     return "\n".join(lines)
 
 
