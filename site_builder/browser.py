@@ -71,8 +71,9 @@ def export_browser_model(model_dir: Path, kind: str, examples, *, actual=None,
         why = export_onnx(model, inputs, model_dir, tolerance=TOLERANCE)
         if why:
             raise Unsupported(f"Keras' ONNX export failed ({why})")
-    except Unsupported as exc:
-        reason = " ".join(str(exc).split())[:300]
+    except Exception as exc:  # noqa: BLE001 - whatever fails, the run goes on without it
+        reason = " ".join(str(exc).split())[:300] if isinstance(exc, Unsupported) else \
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:250]}"
         _write(model_dir / SPEC, {"format": FORMAT, "unavailable": reason})
         return f"no in-browser model: {reason}"
     spec["onnx"] = ONNX

@@ -347,6 +347,7 @@ def export_onnx(model, sample, directory: Path, *, tolerance: float = 1e-4) -> s
     path = Path(directory) / "model.onnx"
     try:
         expected = np.asarray(model.predict(sample, verbose=0))
+        model(np.asarray(sample[:1], "float32"))  # Keras exports a model it has seen called
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.export(str(path), format="onnx", verbose=False)

@@ -49,6 +49,16 @@ def test_kernels_share_the_gpu_unless_told_otherwise(monkeypatch):
     assert os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] == "false"
 
 
+def assert_page_model(model: Path) -> None:
+    """Keras exports the page's ONNX graph from this backend too, and onnxruntime gives the
+    model's outputs with it."""
+    from site_builder.browser import parity
+
+    spec = json.loads((model / "browser.json").read_text())
+    assert "unavailable" not in spec, spec
+    assert parity(spec, model / "model.onnx")[0] <= 1
+
+
 @pytest.mark.kernel
 @pytest.mark.xdist_group("kernel")
 @pytest.mark.skipif(find_spec("jax") is None,
@@ -68,6 +78,12 @@ def test_fast_run_under_jax_on_the_cpu(portfolio_root):
     # The majority class of the training rows, scored on the 114 test rows (72 benign).
     assert metrics["baseline"]["value"] == pytest.approx(72 / 114)
     assert 0.85 <= metrics["primary"]["value"] <= 1.0
+    # Keras exports ONNX under JAX through jax2onnx, which the kit does not install (it brings
+    # Flax, Optax and Orbax): the page goes without "Try the model", and says why.
+    spec = json.loads((export / "model/browser.json").read_text())
+    assert spec == {"format": 1, "unavailable": "Keras' ONNX export failed (ImportError: This "
+                    "requires the jax2onnx module. You can install it via `pip install jax2onnx`)"}
+    assert not (export / "model/model.onnx").exists()
     # The backend is part of the cache key: the same run on TensorFlow is not up to date.
     from site_builder.layout import Portfolio
     from site_builder.runner import RunOptions, plan_run
@@ -98,7 +114,8 @@ def test_fast_run_of_the_image_cnn_under_torch_on_the_cpu(portfolio_root):
     assert metrics["baseline"]["value"] < 0.15
     assert 0.85 <= metrics["primary"]["value"] <= 1.0
     assert sorted(p.name for p in (export / "model").iterdir()) == [
-        "README.md", "classes.json", "model.json", "model.keras"]
+        "README.md", "browser.json", "classes.json", "model.json", "model.keras", "model.onnx"]
+    assert_page_model(export / "model")
 
 
 CNN_PROBE = """
