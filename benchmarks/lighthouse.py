@@ -62,7 +62,8 @@ def build(root: Path, work: Path) -> tuple[Path, str]:
     return copy / "site", what
 
 
-COMPRESSED = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt", ".ipynb"}
+COMPRESSED = {".html", ".css", ".js", ".mjs", ".json", ".svg", ".xml", ".txt", ".ipynb",
+              ".wasm", ".onnx"}
 
 
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -137,7 +138,7 @@ def summary(reports: list[dict]) -> dict:
             failing.append(f"(information) {last['audits'][audit_id]['title']}: " + ", ".join(parts))
     metrics = {key: last["audits"][key].get("displayValue", "") for key in
                ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time",
-                "cumulative-layout-shift", "speed-index")}
+                "cumulative-layout-shift", "speed-index", "total-byte-weight")}
     return {"scores": scores, "failing": failing, "metrics": metrics,
             "lighthouse": last.get("lighthouseVersion"),
             "benchmark_index": last.get("environment", {}).get("benchmarkIndex"),
@@ -154,13 +155,14 @@ def markdown(pages: dict[str, dict], what: str, runs: int, command: str) -> str:
            f"{first['benchmark_index']}; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
            f"), over {what}, served on localhost with gzip as GitHub Pages serves it; the median "
            f"of {runs} run(s) per page.", "",
-           "| page | performance | accessibility | best practices | SEO | LCP | TBT | CLS |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+           "| page | performance | accessibility | best practices | SEO | LCP | TBT | CLS | weight |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, result in pages.items():
         s, m = result["scores"], result["metrics"]
         out.append(f"| {name} | {s['performance']:.0f} | {s['accessibility']:.0f} | "
                    f"{s['best-practices']:.0f} | {s['seo']:.0f} | {m['largest-contentful-paint']} "
-                   f"| {m['total-blocking-time']} | {m['cumulative-layout-shift']} |")
+                   f"| {m['total-blocking-time']} | {m['cumulative-layout-shift']} "
+                   f"| {m['total-byte-weight'].removeprefix('Total size was ')} |")
     out += ["", "Targets: performance ≥ 95, accessibility 100: " + "; ".join(
         f"{name} {'met' if all(r['scores'][c] >= t for c, t in TARGETS.items()) else 'MISSED'}"
         for name, r in pages.items()) + "."]
@@ -169,6 +171,39 @@ def markdown(pages: dict[str, dict], what: str, runs: int, command: str) -> str:
             out += ["", f"Audits not passed on {name}:", ""]
             out += [f"- {line}" for line in result["failing"]]
     return "\n".join(out)
+
+
+def try_model_weights(site: Path, base: str) -> list[str]:
+    """What each project page loads before and on the click of "Try the model" (bytes as
+    received, gzip where the server compresses), measured in Chromium with Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    rows = ["", "What \"Try the model\" loads, in Chromium: the page before the click, then the "
+            "click (the runtime, its WebAssembly, the model and browser.json), as received with "
+            "gzip:", "", "| project page | before the click | on the click | of which the model |",
+            "|---|---:|---:|---:|"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu"])
+        for folder in sorted(q for q in (site / "projects").iterdir() if (q / "try").is_dir()):
+            page = browser.new_page()
+            loaded: list[tuple[str, int]] = []
+            page.on("requestfinished", lambda r, into=loaded: into.append(
+                (r.url, r.sizes()["responseBodySize"])))
+            page.goto(f"{base}projects/{folder.name}/", wait_until="networkidle")
+            before = sum(size for _, size in loaded)
+            count = len(loaded)
+            page.click(".pf-try-open")
+            page.wait_for_function("document.querySelector('.pf-try').pfModel !== undefined",
+                                   timeout=120_000)
+            page.wait_for_load_state("networkidle")
+            clicked = loaded[count:]
+            model = sum(size for url, size in clicked if url.endswith("/try/model.onnx"))
+            rows.append(f"| {folder.name} | {before / 1024:.0f} KB | "
+                        f"{sum(size for _, size in clicked) / 2**20:.2f} MB | {model / 1024:.0f} KB |")
+            page.close()
+        browser.close()
+    return rows
 
 
 def main() -> None:
@@ -191,11 +226,12 @@ def main() -> None:
                            for i in range(args.runs)]
                 pages[name] = summary(reports)
                 print(name, pages[name]["scores"], flush=True)
+            weights = try_model_weights(site, base)
         finally:
             server.shutdown()
     command = "python benchmarks/lighthouse.py" + ("" if len(sys.argv) == 1 else
                                                    " " + " ".join(sys.argv[1:]))
-    section = markdown(pages, what, args.runs, command)
+    section = markdown(pages, what, args.runs, command) + "\n".join(weights)
     print(section)
     if not args.no_write:
         write_section("lighthouse", section)

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-SPEC = "browser.json"
-ONNX = "model.onnx"
+from .records import BROWSER_ONNX as ONNX
+from .records import BROWSER_SPEC as SPEC
+
 EXAMPLES = 20
 FORMAT = 1
 # Browser against Python: |a - b| <= TOLERANCE * max(1, |b|) (float32 arithmetic against

@@ -159,7 +159,8 @@ def browser_model(portfolio: Portfolio, project: Project, site: Path) -> tuple[l
     """The page's "Try the model": its graph (the site's copy where the site is built, else
     the export's) run by onnxruntime on the 20 examples of browser.json must give the
     project's model's outputs; a project without one is said, with why, in one line."""
-    from .browser import ONNX, SPEC, parity
+    from .records import BROWSER_ONNX as ONNX
+    from .records import BROWSER_SPEC as SPEC
     from .records import as_json
     from .site.collect import load_view
 
@@ -171,9 +172,8 @@ def browser_model(portfolio: Portfolio, project: Project, site: Path) -> tuple[l
         return [], []
     spec = view.browser
     display = portfolio.rel(project.export_dir / "model" / SPEC)
-    if spec is None:
-        return [], [f"{display}: missing, the page has no 'Try the model' (run the project "
-                    "again with this version)"]
+    if spec is None:  # an export of an earlier version: its page goes without the widget
+        return [], []
     if spec.unavailable is not None:
         return [], [f"{display}: no in-browser model, the page goes without it "
                     f"({spec.unavailable})"]
@@ -181,6 +181,8 @@ def browser_model(portfolio: Portfolio, project: Project, site: Path) -> tuple[l
     if not graph.is_file():
         graph = project.export_dir / "model" / ONNX
     try:
+        from .browser import parity
+
         worst, count = parity(as_json(spec), graph)
     except ImportError:
         return [], [f"{portfolio.rel(graph)}: not checked against the model, onnxruntime is "
@@ -189,7 +191,7 @@ def browser_model(portfolio: Portfolio, project: Project, site: Path) -> tuple[l
         return [Finding("model-parity", portfolio.rel(graph), None,
                         f"onnxruntime cannot run it ({' '.join(str(exc).split())[:200]})",
                         "the page's 'Try the model' would fail")], []
-    if worst > 1:
+    if not worst <= 1:  # NaN included
         return [Finding("model-parity", portfolio.rel(graph), None,
                         f"its outputs on the {count} examples of {SPEC} differ from the model's "
                         f"by up to {worst:.3g} times the tolerance ({spec.tolerance})",

@@ -175,6 +175,10 @@ class BuildState(Record):
 
 
 
+BROWSER_SPEC = "browser.json"
+BROWSER_ONNX = "model.onnx"
+
+
 # --- browser.json: what the project page's "Try the model" needs (site_builder/browser.py) ---
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -35,7 +35,7 @@ def site(tmp_path_factory) -> Path:
     """The shipped examples' site, with the breast-cancer classes renamed to markup."""
     root = tmp_path_factory.mktemp("try") / "folio"
     shutil.copytree(REPO / "portfolio", root / "portfolio",
-                    ignore=shutil.ignore_patterns(".portfolio", "artifacts", "data"))
+                    ignore=shutil.ignore_patterns(".portfolio", "artifacts", "prepared"))
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
     spec_path = root / "portfolio/projects/breast-cancer-mlp/export/model/browser.json"
     spec = json.loads(spec_path.read_text())

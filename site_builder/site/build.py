@@ -210,7 +210,8 @@ def write_project(writer: DocsWriter, view, repository: str | None,
     if view.browser is not None and view.browser.unavailable is None:
         import json
 
-        from ..browser import ONNX, SPEC
+        from ..records import BROWSER_ONNX as ONNX
+        from ..records import BROWSER_SPEC as SPEC
         from ..records import as_json
 
         model = view.project.export_dir / "model" / ONNX

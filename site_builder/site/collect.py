@@ -164,7 +164,8 @@ MAX_ONNX = 50 * 1024 * 1024  # the graph a visitor's browser downloads on "Try t
 def _browser_spec(portfolio: Portfolio, folder: Path):
     """browser.json of the export's model, validated, with model.onnx beside it where it says
     the model has a browser form; None where the export has no browser.json."""
-    from ..browser import ONNX, SPEC
+    from ..records import BROWSER_ONNX as ONNX
+    from ..records import BROWSER_SPEC as SPEC
     from ..records import BrowserSpec, read_record
 
     path = folder / SPEC

@@ -597,7 +597,7 @@ def try_section(view: ProjectView) -> str:
     spec = view.browser
     if spec is None or spec.unavailable is not None:
         return ""
-    from ..browser import ONNX
+    from ..records import BROWSER_ONNX as ONNX
 
     raw, packed = runtime_size()
     model = (view.project.export_dir / "model" / ONNX).stat().st_size
