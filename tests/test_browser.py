@@ -15,6 +15,7 @@ import nbformat
 import pytest
 import yaml
 
+from .browsing import chromium
 from .conftest import REPO, cli
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -92,14 +93,8 @@ def server(site):
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--no-first-run"])
-        yield chromium
-        chromium.close()
+    with chromium() as b:
+        yield b
 
 
 class Tab:
