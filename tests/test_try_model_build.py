@@ -52,7 +52,7 @@ def test_each_page_offers_the_model_and_the_site_serves_its_files(folio):
             (model_dir(folio, slug) / "model.onnx").read_bytes()
         html = (site / "projects" / slug / "index.html").read_text()
         assert '<h2 id="try-the-model">Try the model' in html
-        assert ('<div class="pf-try" data-spec="try/browser.json" data-model="try/model.onnx">'
+        assert ('<div class="pf-try" data-model="try/model.onnx" data-spec="try/browser.json">'
                 in html)
         # Nothing of it is loaded by the page itself: no script, module or model is linked.
         assert "try-model.mjs" not in html and "onnxruntime-web" not in html

@@ -18,7 +18,7 @@
       status.textContent = "Loading the runtime and the model…";
       import(new URL("try-model.mjs", here).href)
         .then(function (module) { return module.open(box, new URL("onnxruntime-web/", here).href); })
-        .then(function () { button.remove(); })
+        .then(function () { (button.closest(".pf-try-load") || button).remove(); })
         .catch(function (error) {
           status.textContent = "The model could not be loaded in this browser (" + error.message + ").";
           button.disabled = false;

@@ -602,14 +602,15 @@ def try_section(view: ProjectView) -> str:
     raw, packed = runtime_size()
     model = (view.project.export_dir / "model" / ONNX).stat().st_size
     drawn = " For these small grey images you can also draw one." if spec.draw else ""
-    return ("## Try the model\n\n"
-            f"{TRY[spec.kind]}{drawn} The model runs in your browser with ONNX Runtime Web: "
-            "nothing you enter leaves this page.\n\n"
-            '<div class="pf-try" data-spec="try/browser.json" data-model="try/model.onnx">\n'
-            '<button type="button" class="md-button md-button--primary pf-try-open">'
+    return ('<div class="pf-try" data-spec="try/browser.json" data-model="try/model.onnx" '
+            "markdown>\n\n## Try the model\n\n"
+            '<p class="pf-try-load"><button type="button" '
+            'class="md-button md-button--primary pf-try-open">'
             f"Load the model ({(raw + model) / 2**20:.1f} MB, "
-            f"{(packed + model) / 2**20:.1f} MB compressed)</button>\n"
-            '<p class="pf-try-status" role="status"></p>\n</div>\n')
+            f"{(packed + model) / 2**20:.1f} MB compressed)</button></p>\n\n"
+            f'<p class="pf-try-intro">{TRY[spec.kind]}{drawn} The model runs in your browser '
+            "with ONNX Runtime Web: nothing you enter leaves this page.</p>\n"
+            '<p class="pf-try-status" role="status"></p>\n\n</div>\n')
 
 
 def runtime_size() -> tuple[int, int]:
