@@ -374,7 +374,12 @@ def _series(model_dir: Path, values: np.ndarray, dates):
     model = _series_graph(spec, network, length)
     return ({"format": FORMAT, "kind": "time-series-forecasting",
              "name": str(spec.get("name", "value")), "frequency": spec.get("frequency"),
-             "history": length, "examples": examples}, model, histories.astype("float32"))
+             "history": length, "domain": DOMAINS.get(spec["transform"]["power"], "any"),
+             "examples": examples}, model, histories.astype("float32"))
+
+
+# The values a series' transform takes: the page says so rather than clamp or fail.
+DOMAINS = {"sqrt": "non-negative", "log": "positive"}
 
 
 def _date_label(date, frequency: str | None) -> str:

@@ -178,6 +178,10 @@ def browser_model(portfolio: Portfolio, project: Project, site: Path) -> tuple[l
         return [], [f"{display}: no in-browser model, the page goes without it "
                     f"({spec.unavailable})"]
     graph = site / "projects" / view.slug / "try" / ONNX
+    if graph.is_symlink() or (graph.exists() and not graph.is_file()):
+        return [Finding("model-parity", portfolio.rel(graph), None,
+                        "not a plain file (the site holds a copy of the export's model.onnx)",
+                        "the page's 'Try the model' would fail; run 'portfolio build' again")], []
     if not graph.is_file():
         graph = project.export_dir / "model" / ONNX
     try:

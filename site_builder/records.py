@@ -10,6 +10,7 @@ they are: no string becomes a number, no number a string, and every score is fin
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -233,6 +234,7 @@ class BrowserSpec(Record):
     name: Name | None = None
     frequency: Annotated[str, Field(max_length=40)] | None = None
     history: int | None = Field(default=None, ge=1, le=1000)
+    domain: Literal["any", "non-negative", "positive"] = "any"  # a series' values (its transform)
     examples: list[BrowserExample] = Field(default=[], max_length=100)
 
     @model_validator(mode="after")
@@ -254,6 +256,12 @@ class BrowserSpec(Record):
             if any(not isinstance(e.values, dict) or set(e.values) != names
                    for e in self.examples):
                 raise ValueError("each example needs a value for each field")
+            for number, example in enumerate(self.examples):
+                for f in self.fields:
+                    value = example.values[f.name]
+                    if f.categories is None and isinstance(value, str):
+                        raise ValueError(f"example {number}: field '{f.name}' is a number, "
+                                         f"not text ({value[:40]!r})")
         elif self.kind == "image-classification":
             if not (self.height and self.width and self.channels):
                 raise ValueError("an image model needs 'height', 'width' and 'channels'")
@@ -278,10 +286,34 @@ def _field(loc: tuple) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+# The names pydantic gives the members of a union in an error's location: not fields.
+_TAGS = {"str", "float", "int", "bool", "list", "dict", "none", "nullable", "union",
+         "constrained-str", "constrained-float", "constrained-int", "literal",
+         "function-after", "function-before", "function-wrap", "tagged-union"}
+
+
+def _tag(part) -> bool:
+    return isinstance(part, str) and (part in _TAGS or re.fullmatch(r"[a-z-]+\[.*\]", part)
+                                      is not None)
+
+
 def problem(exc: ValidationError) -> str:
-    """The first thing wrong with a record, named by its field."""
-    err = exc.errors()[0]
-    return f"field '{_field(err['loc'])}': {err['msg'].removeprefix('Value error, ')}"
+    """The first thing wrong with a record, named by its field. Where the field may take
+    several forms (a union), the deepest of the failures says most: 'examples.0.values.0:
+    Input should be a valid number', not the name of each form."""
+    errors = exc.errors()
+    first = errors[0]
+    tags = [i for i, part in enumerate(first["loc"]) if _tag(part)]
+    if not tags:
+        return f"field '{_field(first['loc'])}': {first['msg'].removeprefix('Value error, ')}"
+    prefix = first["loc"][:tags[0]]
+    same = [e for e in errors if e["loc"][:len(prefix)] == prefix]
+    plain = [(tuple(p for p in e["loc"] if not _tag(p)), e["msg"]) for e in same]
+    deepest = max(len(loc) for loc, _ in plain)
+    where = next(loc for loc, _ in plain if len(loc) == deepest)
+    messages = list(dict.fromkeys(msg for loc, msg in plain if loc == where))
+    said = messages[0] + "".join(" or " + m.removeprefix("Input should be ") for m in messages[1:])
+    return f"field '{_field(where)}': {said.removeprefix('Value error, ')}"
 
 
 def read_record(model: type[R], path: Path, display: str,
@@ -300,6 +332,8 @@ def read_record(model: type[R], path: Path, display: str,
         data = json.loads(text)
     except ValueError as exc:
         raise PortfolioError(f"{display}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise PortfolioError(f"{display}: not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise PortfolioError(f"{display}: expected a JSON object, found {type(data).__name__}")
     try:

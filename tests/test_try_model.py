@@ -218,3 +218,39 @@ def test_a_forecast_follows_the_values_before_it(site, server, browser):
         assert page.errors == []
     finally:
         page.close()
+
+
+def test_values_the_model_cannot_take_are_said_and_not_predicted(site, server, browser):
+    """A number beyond 32-bit floats, a series value left empty or below what its transform
+    takes (the square root of the sunspot numbers): a one-line note, no 'NaN' or dash."""
+    page = ModelPage(browser, f"{server}projects/diabetes-mlp/")
+    try:
+        page.open_model()
+        bmi = page.page.locator(".pf-try-form").get_by_label("bmi", exact=True)
+        bmi.fill("1e39")
+        assert page.output() == "Not predicted. bmi: enter a number of at most 3.4e38 in size."
+        bmi.fill("30")
+        page.page.wait_for_function(
+            "!document.querySelector('.pf-try-out').innerText.startsWith('Not predicted')")
+        assert page.output().startswith("Predicted progression: ")
+        assert page.errors == []
+    finally:
+        page.close()
+    page = ModelPage(browser, f"{server}projects/sunspots-lstm/")
+    try:
+        page.open_model()
+        spec = spec_of(site, "sunspots-lstm")
+        assert spec["domain"] == "non-negative"
+        label = spec["examples"][-1]["dates"][-1]
+        last = page.page.locator(".pf-try-series input").nth(spec["history"] - 1)
+        last.fill("")
+        assert page.output() == f"Not predicted. {label}: empty."
+        last.fill("-5")
+        assert page.output() == f"Not predicted. {label}: the model takes values of 0 or more."
+        last.fill("40")
+        page.page.wait_for_function(
+            "!document.querySelector('.pf-try-out').innerText.startsWith('Not predicted')")
+        assert page.output().startswith("Forecast of the sunspot number for ")
+        assert page.errors == []
+    finally:
+        page.close()

@@ -98,6 +98,19 @@ def test_a_project_without_a_browser_model_keeps_its_page_and_check_says_why(fol
      "browser.json: field '(top level)': each example needs a value for each field"),
     (lambda m: (m / "model.onnx").unlink() or os.symlink("/etc/passwd", m / "model.onnx"),
      "model.onnx: a symbolic link (to /etc/passwd); an export holds plain files only"),
+    # A FIFO would make the build wait for ever on reading it; a folder is no graph.
+    (lambda m: (m / "model.onnx").unlink() or os.mkfifo(m / "model.onnx"),
+     "model.onnx: not a plain file; an export holds plain files only"),
+    (lambda m: (m / "browser.json").unlink() or os.mkfifo(m / "browser.json"),
+     "browser.json: not a plain file; an export holds plain files only"),
+    (lambda m: (m / "browser.json").write_text("[" * 100_000 + "]" * 100_000),
+     "browser.json: not valid JSON (nested too deeply)"),
+    (lambda m: _edit(m, lambda s: s["examples"][3]["values"].update({"mean radius": "big"})),
+     "browser.json: field '(top level)': example 3: field 'mean radius' is a number, not text "
+     "('big')"),
+    (lambda m: _edit(m, lambda s: s["examples"][3]["values"].update({"mean radius": [1]})),
+     "browser.json: field 'examples.3.values.mean radius': Input should be a valid string or a "
+     "valid number"),
 ])
 def test_a_browser_model_that_cannot_be_used_fails_the_build_in_one_line_and_keeps_the_site(
         folio, change, error):
@@ -109,6 +122,23 @@ def test_a_browser_model_that_cannot_be_used_fails_the_build_in_one_line_and_kee
     assert result.output == (f"Error: portfolio/projects/breast-cancer-mlp/export/model/{error}; "
                              "the site was left as it was\n")
     assert sorted(p.relative_to(site) for p in site.rglob("*")) == before
+
+
+def test_a_symbolic_link_to_the_same_model_is_refused_by_a_build_that_had_nothing_to_do(folio):
+    """An up-to-date build reuses what it built: replacing model.onnx by a link to a copy of
+    the same bytes still changes what it reads."""
+    site = build(folio)
+    model = model_dir(folio, "digits-cnn") / "model.onnx"
+    copy = folio / "elsewhere.onnx"
+    shutil.copy(model, copy)
+    model.unlink()
+    model.symlink_to(copy)
+    result = cli(folio, "build")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: portfolio/projects/digits-cnn/export/model/model.onnx: a "
+                             f"symbolic link (to {copy}); an export holds plain files only; the "
+                             "site was left as it was\n")
+    assert (site / "projects/digits-cnn/try/model.onnx").read_bytes() == copy.read_bytes()
 
 
 def _edit(model: Path, change) -> None:
@@ -141,3 +171,11 @@ def test_check_reports_a_page_model_that_does_not_give_the_models_outputs(folio)
         "site/projects/sunspots-lstm/try/model.onnx: onnxruntime cannot run it (")
     assert sunspots[0].endswith("), the page's 'Try the model' would fail")
     assert lines[-1] == "Error: 2 finding(s) (model-parity)"
+    # The site's copy replaced by a folder: check says so rather than read the export's.
+    shutil.rmtree(site / "projects/sunspots-lstm/try")
+    (site / "projects/sunspots-lstm/try/model.onnx").mkdir(parents=True)
+    sunspots = [line for line in cli(folio, "check").output.splitlines()
+                if line.startswith("site/projects/sunspots-lstm/")]
+    assert sunspots == ["site/projects/sunspots-lstm/try/model.onnx: not a plain file (the site "
+                        "holds a copy of the export's model.onnx), the page's 'Try the model' "
+                        "would fail; run 'portfolio build' again"]

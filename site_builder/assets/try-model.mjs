@@ -38,6 +38,35 @@ function format(value) {
   return String(Number(value.toPrecision(4)));
 }
 
+// What stops a value from being fed to the model: the graph takes 32-bit floats.
+const FLOAT32_MAX = 3.4e38;
+const DOMAIN = { "non-negative": [0, "0 or more"], positive: [0, "more than 0"] };
+
+function valueProblem(input, name, domain) {
+  if (input.validity && input.validity.badInput) return `${name}: not a number`;
+  const text = input.value.trim();
+  if (text === "") return null;
+  const value = Number(text);
+  if (!Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) {
+    return `${name}: enter a number of at most 3.4e38 in size`;
+  }
+  const bound = DOMAIN[domain];
+  if (bound && (value < bound[0] || (domain === "positive" && value === 0))) {
+    return `${name}: the model takes values of ${bound[1]}`;
+  }
+  return null;
+}
+
+function problemNote(text) {
+  return el("p", { class: "pf-try-problem", text: `Not predicted. ${text}.` });
+}
+
+function finite(output) {
+  return output.every(Number.isFinite);
+}
+
+const NO_NUMBER = "the model gives no number for these values (they lie far outside its data)";
+
 // One model: the ONNX session and how each kind of example becomes its input tensor.
 class Model {
   constructor(ort, session, spec) {
@@ -171,7 +200,11 @@ function tabular(model, root, out) {
   async function run() {
     const values = {};
     spec.fields.forEach((field) => { values[field.name] = inputs[field.name].value; });
+    const wrong = spec.fields.filter((field) => !field.categories)
+      .map((field) => valueProblem(inputs[field.name], field.name)).find(Boolean);
+    if (wrong) { out.replaceChildren(problemNote(wrong)); return; }
     const [output] = await model.predict([{ values }]);
+    if (!finite(output)) { out.replaceChildren(problemNote(NO_NUMBER)); return; }
     const actual = edited() ? null : spec.examples[current].actual;
     if (spec.kind === "tabular-classification") {
       out.replaceChildren(...probabilities(spec, output, actual));
@@ -317,7 +350,12 @@ function series(model, root, out) {
   }
   async function run() {
     const values = inputs.map(([input]) => input.value);
+    const wrong = inputs.map(([input, label]) => (input.value.trim() === "" &&
+      !(input.validity && input.validity.badInput) ? `${label.textContent}: empty` :
+      valueProblem(input, label.textContent, spec.domain))).find(Boolean);
+    if (wrong) { out.replaceChildren(problemNote(wrong)); return; }
     const [forecast] = await model.predict([{ values }]);
+    if (!finite(forecast)) { out.replaceChildren(problemNote(NO_NUMBER)); return; }
     const example = spec.examples[current];
     const edited = values.some((v, k) => v !== String(example.values[k]));
     const actual = edited ? null : example.actual;

@@ -140,6 +140,9 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
         if path.is_symlink():
             raise PortfolioError(f"{portfolio.rel(path)}: a symbolic link (to {path.readlink()}); "
                                  "an export holds plain files only")
+        if not path.is_file():  # a folder, a FIFO (reading it would wait for ever), a device
+            raise PortfolioError(f"{portfolio.rel(path)}: not a plain file; an export holds "
+                                 "plain files only")
     browser = _browser_spec(portfolio, export / "model")
     ref = None
     if config.dataset.source == "builtin":
@@ -175,9 +178,15 @@ def _browser_spec(portfolio: Portfolio, folder: Path):
         if item.is_symlink():
             raise PortfolioError(f"{portfolio.rel(item)}: a symbolic link (to {item.readlink()}); "
                                  "an export holds plain files only")
+    if not path.is_file():
+        raise PortfolioError(f"{portfolio.rel(path)}: not a plain file; an export holds plain "
+                             "files only")
     spec = read_record(BrowserSpec, path, portfolio.rel(path))
     if spec.unavailable is None:
         onnx = folder / ONNX
+        if onnx.exists() and not onnx.is_file():
+            raise PortfolioError(f"{portfolio.rel(onnx)}: not a plain file; an export holds "
+                                 "plain files only")
         if not onnx.is_file():
             raise PortfolioError(f"{portfolio.rel(onnx)}: missing, but {SPEC} names it (run "
                                  "'portfolio run' again)")

@@ -34,13 +34,22 @@ class FileHashes:
         self._cutoff = time.time_ns() - RACY_NS
 
     def sha(self, path: Path) -> str | None:
+        """The file's SHA-256; for a symbolic link, its target too (the build refuses one in
+        an export, so replacing a file by a link to the same bytes must not look unchanged);
+        a folder, a FIFO or a device is named, never opened."""
         key = str(path)
         try:
+            link = os.readlink(path) if os.path.islink(path) else None
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
-            return None
+            return None if link is None else f"link to {link}"
+        except OSError as exc:  # a loop of links, a name too long
+            return f"unreadable ({exc.errno})"
+        prefix = "" if link is None else f"link to {link}: "
         if stat.S_ISDIR(st.st_mode):
-            return "folder"
+            return prefix + "folder"
+        if not stat.S_ISREG(st.st_mode):
+            return prefix + "not a plain file"
         signature = [st.st_size, st.st_mtime_ns, st.st_ino]
         old = self.known.get(key)
         if isinstance(old, list) and len(old) == 4 and old[:3] == signature:
@@ -50,7 +59,7 @@ class FileHashes:
                 digest = hashlib.file_digest(handle, "sha256").hexdigest()
         if st.st_mtime_ns < self._cutoff:
             self.seen[key] = [*signature, digest]
-        return digest
+        return prefix + digest
 
 
 def _files(folder: Path, suffix: str = "") -> list[Path]:
