@@ -175,32 +175,43 @@ def browser_model(portfolio: Portfolio, project: Project, site: Path) -> tuple[l
     if spec is None:  # an export of an earlier version: its page goes without the widget
         return [], []
     if spec.unavailable is not None:
-        return [], [f"{display}: no in-browser model, the page goes without it "
-                    f"({spec.unavailable})"]
+        why = " ".join("".join(c if c.isprintable() else " " for c in spec.unavailable).split())
+        return [], [f"{display}: no in-browser model, the page goes without it ({why})"]
     graph = site / "projects" / view.slug / "try" / ONNX
     if graph.is_symlink() or (graph.exists() and not graph.is_file()):
         return [Finding("model-parity", portfolio.rel(graph), None,
                         "not a plain file (the site holds a copy of the export's model.onnx)",
                         "the page's 'Try the model' would fail; run 'portfolio build' again")], []
-    if not graph.is_file():
-        graph = project.export_dir / "model" / ONNX
-    try:
-        from .browser import parity
+    export_graph = project.export_dir / "model" / ONNX
+    graphs = [graph] if graph.is_file() else []
+    # The export's own graph too where the site's copy is older (a run since the last build).
+    if not graphs or _bytes(graph) != _bytes(export_graph):
+        graphs.append(export_graph)
+    for graph in graphs:
+        try:
+            from .browser import parity
 
-        worst, count = parity(as_json(spec), graph)
-    except ImportError:
-        return [], [f"{portfolio.rel(graph)}: not checked against the model, onnxruntime is "
-                    "not installed (pip install the kit's 'train' extra)"]
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds on a bad graph
-        return [Finding("model-parity", portfolio.rel(graph), None,
-                        f"onnxruntime cannot run it ({' '.join(str(exc).split())[:200]})",
-                        "the page's 'Try the model' would fail")], []
-    if not worst <= 1:  # NaN included
-        return [Finding("model-parity", portfolio.rel(graph), None,
-                        f"its outputs on the {count} examples of {SPEC} differ from the model's "
-                        f"by up to {worst:.3g} times the tolerance ({spec.tolerance})",
-                        "the page would show predictions the model does not make")], []
+            worst, count = parity(as_json(spec), graph)
+        except ImportError:
+            return [], [f"{portfolio.rel(graph)}: not checked against the model, onnxruntime is "
+                        "not installed (pip install the kit's 'train' extra)"]
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own kinds on a bad graph
+            return [Finding("model-parity", portfolio.rel(graph), None,
+                            f"onnxruntime cannot run it ({' '.join(str(exc).split())[:200]})",
+                            "the page's 'Try the model' would fail")], []
+        if not worst <= 1:  # NaN included
+            return [Finding("model-parity", portfolio.rel(graph), None,
+                            f"its outputs on the {count} examples of {SPEC} differ from the "
+                            f"model's by up to {worst:.3g} times the tolerance ({spec.tolerance})",
+                            "the page would show predictions the model does not make")], []
     return [], []
+
+
+def _bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def below_baseline(portfolio: Portfolio, view) -> list[Finding]:

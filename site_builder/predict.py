@@ -306,7 +306,14 @@ def _image_files(source: Path) -> list[Path]:
                              f"({exc})") from None
     files = [source.parent / line.strip() for line in lines if line.strip()]
     for path in files:
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError:  # a line that cannot be a file name: a CSV's header, a long text
+            found = False
+        if not found and path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise PortfolioError(f"{source}: not an image, a folder of images or a list of "
+                                 f"them ({line_of(lines, path, source)} names no image file)")
+        if not found:
             raise PortfolioError(f"{source}: {line_of(lines, path, source)} is not a file")
     if not files:
         raise PortfolioError(f"{source}: lists no images")

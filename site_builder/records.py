@@ -204,7 +204,8 @@ class BrowserExample(Record):
     pixels: list[Finite] | None = Field(default=None, max_length=4096 * 3)
     actual: Cell = None
     expected: list[Finite] = Field(min_length=1, max_length=1000)
-    dates: list[Annotated[str, Field(max_length=40)]] | None = None
+    dates: list[Annotated[str, Field(max_length=40)]] | None = Field(default=None,
+                                                                      max_length=1000)
     target_date: Annotated[str, Field(max_length=40)] | None = None
 
 
@@ -256,6 +257,11 @@ class BrowserSpec(Record):
             if any(not isinstance(e.values, dict) or set(e.values) != names
                    for e in self.examples):
                 raise ValueError("each example needs a value for each field")
+            categorical = {s.field for s in self.slots if s.category is not None}
+            for f in self.fields:
+                if (f.categories is not None) != (f.name in categorical):
+                    raise ValueError(f"field '{f.name}': categories and one-hot slots go "
+                                     "together")
             for number, example in enumerate(self.examples):
                 for f in self.fields:
                     value = example.values[f.name]
@@ -274,6 +280,11 @@ class BrowserSpec(Record):
             if any(not isinstance(e.values, list) or len(e.values) != self.history
                    for e in self.examples):
                 raise ValueError(f"each example needs {self.history} values")
+            if any(e.dates is not None and len(e.dates) != self.history for e in self.examples):
+                raise ValueError(f"each example's 'dates' needs {self.history} dates")
+        if not self.kind.endswith("classification") and any(
+                isinstance(e.actual, str) for e in self.examples):
+            raise ValueError("an example's 'actual' is a number for this kind of model")
         if any(len(e.expected) != outputs for e in self.examples):
             raise ValueError(f"each example's 'expected' needs {outputs} outputs")
         return self

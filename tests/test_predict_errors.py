@@ -49,3 +49,18 @@ def test_a_missing_input_file_is_named(root):
     (model / "model.json").write_text('{"target": "y", "inputs": {"x": "int64"}}')
     result = cli(root, "predict", "tiny", str(root / "absent.csv"))
     assert (result.exit_code, result.output) == (1, f"Error: {root / 'absent.csv'}: no such file\n")
+
+
+def test_a_csv_given_to_an_image_model_is_not_taken_for_a_list_of_images(tmp_path):
+    """A CSV's header line read as a file name is too long for one: the input is named."""
+    from site_builder.errors import PortfolioError
+    from site_builder.predict import _image_files
+
+    rows = tmp_path / "rows.csv"
+    header = ",".join(f"mean measurement {i}" for i in range(30))
+    rows.write_text(f"{header}\n1,2\n")
+    with pytest.raises(PortfolioError) as caught:
+        _image_files(rows)
+    assert str(caught.value) == (
+        f"{rows}: not an image, a folder of images or a list of them (line 1 "
+        f"({header[:60]!r}) names no image file)")

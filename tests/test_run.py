@@ -33,7 +33,7 @@ def test_export_holds_exactly_the_run_results(executed):
         "figures/05_present_results-1.png", "figures/05_present_results-2.png",
         "figures/05_present_results-3.png",
         "model/model.keras", "model/preprocessor.joblib", "model/classes.json",
-        "model/model.json", "model/README.md",
+        "model/model.json", "model/README.md", "model/model.onnx", "model/browser.json",
     }
     assert json.loads((export / "model/classes.json").read_text()) == ["benign", "malignant"]
 

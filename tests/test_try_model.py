@@ -44,6 +44,9 @@ def site(tmp_path_factory) -> Path:
     for example in spec["examples"]:
         example["actual"] = renamed[example["actual"]]
     spec_path.write_text(json.dumps(spec))
+    # A field named as a property of every JavaScript object: its edits still reach the model.
+    spec_path = root / "portfolio/projects/diabetes-mlp/export/model/browser.json"
+    spec_path.write_text(spec_path.read_text().replace('"tc"', '"__proto__"'))
     result = cli(root, "build")
     assert result.exit_code == 0, result.output
     return root / "site"
@@ -141,6 +144,13 @@ def test_an_edited_row_is_predicted_as_the_graph_predicts_it_and_a_blank_is_impu
         page.page.wait_for_function(
             "!document.querySelector('.pf-try-out').innerText.includes('actual')")
         assert page.output() == f"Predicted progression: {float(f'{expected:.4g}'):g}"
+        proto = form.get_by_label("__proto__", exact=True)
+        proto.fill("250")
+        edited["__proto__"] = 250
+        expected = float(onnx_outputs(site, "diabetes-mlp", [{"values": edited}])[0][0])
+        page.page.wait_for_function(
+            "document.querySelector('.pf-try-out').innerText === "
+            f"'Predicted progression: {float(f'{expected:.4g}'):g}'")
         page.page.locator(".pf-try-choose select").select_option("2")
         third = spec["examples"][2]
         assert page.output() == (f"Predicted progression: {third['expected'][0]:.4g} "
@@ -194,6 +204,8 @@ def test_a_digit_drawn_on_the_pad_is_predicted(site, server, browser):
             "!document.querySelector('.pf-try-out').innerText.includes('actual')")
         assert re.fullmatch(r"Prediction: \S+", page.output().splitlines()[0])
         assert page.page.locator(".pf-try-image[aria-pressed='true']").count() == 0
+        page.page.get_by_role("button", name="Clear the pad").click()
+        assert page.output() == "Draw on the pad, or pick a test image."
         assert page.errors == []
     finally:
         page.close()

@@ -66,6 +66,9 @@ def test_a_project_without_a_browser_model_keeps_its_page_and_check_says_why(fol
         (model / "model.onnx").unlink()
         if slug == "diabetes-mlp":
             (model / "browser.json").unlink()  # an export of an earlier version of the kit
+        elif slug == "digits-cnn":  # its reason printed on one line, whatever it holds
+            (model / "browser.json").write_text(json.dumps(
+                {"format": 1, "unavailable": "no\nFAKE: no findings\r\x07 form"}))
         else:
             (model / "browser.json").write_text(json.dumps(
                 {"format": 1, "unavailable": UNAVAILABLE}))
@@ -80,6 +83,8 @@ def test_a_project_without_a_browser_model_keeps_its_page_and_check_says_why(fol
     assert ("warning: portfolio/projects/breast-cancer-mlp/export/model/browser.json: no "
             f"in-browser model, the page goes without it ({UNAVAILABLE})") in lines
     assert not any("diabetes-mlp/export/model/browser.json" in line for line in lines)
+    assert ("warning: portfolio/projects/digits-cnn/export/model/browser.json: no in-browser "
+            "model, the page goes without it (no FAKE: no findings form)") in lines
 
 
 @pytest.mark.parametrize(("change", "error"), [
@@ -122,6 +127,40 @@ def test_a_browser_model_that_cannot_be_used_fails_the_build_in_one_line_and_kee
     assert result.output == (f"Error: portfolio/projects/breast-cancer-mlp/export/model/{error}; "
                              "the site was left as it was\n")
     assert sorted(p.relative_to(site) for p in site.rglob("*")) == before
+
+
+def _link_model_folder(folio: Path) -> None:
+    model = model_dir(folio, "breast-cancer-mlp")
+    shutil.rmtree(model)
+    model.symlink_to(model_dir(folio, "diabetes-mlp"))
+
+
+@pytest.mark.parametrize(("slug", "change", "error"), [
+    ("sunspots-lstm", lambda m: _edit(m, lambda s: s["examples"][2].update(dates=["2000"] * 3)),
+     "browser.json: field '(top level)': each example's 'dates' needs 9 dates"),
+    ("sunspots-lstm", lambda m: _edit(m, lambda s: s["examples"][2].update(actual="many")),
+     "browser.json: field '(top level)': an example's 'actual' is a number for this kind of "
+     "model"),
+    ("diabetes-mlp", lambda m: _edit(m, lambda s: s["fields"][0].update(categories=["a", "b"])),
+     "browser.json: field '(top level)': field 'age': categories and one-hot slots go together"),
+])
+def test_a_browser_json_that_does_not_hold_together_fails_the_build(folio, slug, change, error):
+    change(model_dir(folio, slug))
+    result = cli(folio, "build")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: portfolio/projects/{slug}/export/model/{error}; the site "
+                             "was left as it was\n")
+
+
+def test_an_export_folder_linked_elsewhere_is_refused(folio):
+    """export/model as a link to another project's: the page would serve that model."""
+    _link_model_folder(folio)
+    result = cli(folio, "build")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: portfolio/projects/breast-cancer-mlp/export/model: a symbolic link (to "
+        f"{model_dir(folio, 'diabetes-mlp')}); an export holds plain files only; the site was "
+        "left as it was\n")
 
 
 def test_a_symbolic_link_to_the_same_model_is_refused_by_a_build_that_had_nothing_to_do(folio):
@@ -171,6 +210,14 @@ def test_check_reports_a_page_model_that_does_not_give_the_models_outputs(folio)
         "site/projects/sunspots-lstm/try/model.onnx: onnxruntime cannot run it (")
     assert sunspots[0].endswith("), the page's 'Try the model' would fail")
     assert lines[-1] == "Error: 2 finding(s) (model-parity)"
+    # A run since the last build: the export's graph differs from the site's copy, and is
+    # checked too.
+    shutil.copy(model_dir(folio, "breast-cancer-mlp") / "model.onnx",
+                model_dir(folio, "digits-cnn") / "model.onnx")
+    digits = [line for line in cli(folio, "check").output.splitlines()
+              if "digits-cnn" in line]
+    assert len(digits) == 1 and digits[0].startswith(
+        "portfolio/projects/digits-cnn/export/model/model.onnx: onnxruntime cannot run it (")
     # The site's copy replaced by a folder: check says so rather than read the export's.
     shutil.rmtree(site / "projects/sunspots-lstm/try")
     (site / "projects/sunspots-lstm/try/model.onnx").mkdir(parents=True)

@@ -167,7 +167,7 @@ function exampleChooser(spec, onChoose, label) {
 
 function tabular(model, root, out) {
   const spec = model.spec;
-  const inputs = {};
+  const inputs = Object.create(null); // a field may be named __proto__
   let current = 0;
   const form = el("form", { class: "pf-try-form" });
   form.addEventListener("submit", (event) => event.preventDefault());
@@ -198,7 +198,7 @@ function tabular(model, root, out) {
     });
   }
   async function run() {
-    const values = {};
+    const values = Object.create(null);
     spec.fields.forEach((field) => { values[field.name] = inputs[field.name].value; });
     const wrong = spec.fields.filter((field) => !field.categories)
       .map((field) => valueProblem(inputs[field.name], field.name)).find(Boolean);
@@ -261,13 +261,16 @@ function images(model, root, out) {
   if (spec.draw) root.append(drawing(spec, (pixels) => {
     buttons.forEach((b) => b.setAttribute("aria-pressed", "false"));
     return show(pixels, null);
+  }, () => {
+    buttons.forEach((b) => b.setAttribute("aria-pressed", "false"));
+    out.replaceChildren(el("p", { text: "Draw on the pad, or pick a test image." }));
   }));
   return choose(0);
 }
 
 // A pad to draw on, on the test images' background, averaged down to the network's pixels
 // (as the 8 x 8 digits were made, by counting the ink in each block of a finer drawing).
-function drawing(spec, onDraw) {
+function drawing(spec, onDraw, onClear) {
   const size = 192;
   const pad = el("canvas", { width: String(size), height: String(size), class: "pf-try-pad",
     "aria-label": "Drawing pad: draw with a mouse, finger or pen" });
@@ -319,8 +322,8 @@ function drawing(spec, onDraw) {
   }
   pad.addEventListener("pointerup", end);
   pad.addEventListener("pointercancel", end);
-  const reset = el("button", { type: "button", class: "md-button", text: "Clear" });
-  reset.addEventListener("click", clear);
+  const reset = el("button", { type: "button", class: "md-button", text: "Clear the pad" });
+  reset.addEventListener("click", () => { clear(); onClear(); });
   return el("div", { class: "pf-try-draw" }, [
     el("p", { class: "pf-try-hint", text: "Or draw one (the prediction follows each stroke):" }),
     pad, reset]);

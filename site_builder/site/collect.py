@@ -122,6 +122,11 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
         inside(export / "figures", config.cover, portfolio.rel(project.config_file), "cover")
     if not export.is_dir():
         return None
+    for folder in (export, export / "notebooks", export / "figures", export / "model"):
+        # A linked folder would publish whatever it points to, as a linked file would.
+        if folder.is_symlink():
+            raise PortfolioError(f"{portfolio.rel(folder)}: a symbolic link (to "
+                                 f"{folder.readlink()}); an export holds plain files only")
     # Validated through their models; the pages read them as the plain values they hold.
     metrics = as_json(read_metrics(export / "metrics.json", portfolio.rel(export / "metrics.json")))
     manifest = as_json(read_manifest(export / "manifest.json",
