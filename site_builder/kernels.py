@@ -52,25 +52,17 @@ del _portfolio_preload
 
 
 def imported_modules(notebook: dict, project_dir: Path) -> list[str]:
-    """The installed modules a notebook's code cells import at their top level, in order.
+    """The installed modules a notebook's code cells import at their top level, in order,
+    with those that the project's own modules it imports (its `models.py`) import at theirs,
+    in their place: TensorFlow, imported by `models.py` only, is loaded ahead too.
 
-    Modules that are not installed, or that live in the project (its `models.py`), are left
-    out: importing the project's own code ahead of its notebook would run it out of order.
+    Modules that are not installed, or that live in the project, are left out: importing the
+    project's own code ahead of its notebook would run it out of order.
     """
-    names: list[str] = []
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        try:
-            tree = ast.parse(_source(cell))
-        except SyntaxError:  # IPython magics
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                names.extend(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.append(node.module)
     project_dir = project_dir.resolve()
+    sources = [_source(cell) for cell in notebook.get("cells", [])
+               if cell.get("cell_type") == "code"]
+    names = _top_level_imports(sources, project_dir / "notebooks", set())
     installed = []
     for name in dict.fromkeys(names):
         try:
@@ -85,6 +77,36 @@ def imported_modules(notebook: dict, project_dir: Path) -> list[str]:
         if not any(Path(place).resolve().is_relative_to(project_dir) for place in places):
             installed.append(name)
     return installed
+
+
+def _top_level_imports(sources: list[str], folder: Path, seen: set[str]) -> list[str]:
+    """The modules `sources` import at their top level; a module of `folder` (the notebooks'
+    own, such as models.py) is followed into, once, and given with what it imports."""
+    names: list[str] = []
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython magics
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                found = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found = [node.module]
+            else:
+                continue
+            for name in found:
+                top = name.partition(".")[0]
+                local = folder / f"{top}.py"
+                if top not in seen and local.is_file():
+                    seen.add(top)
+                    try:
+                        text = local.read_text(encoding="utf-8")
+                    except (OSError, UnicodeDecodeError):
+                        text = ""
+                    names.extend(_top_level_imports([text], folder, seen))
+                names.append(name)
+    return names
 
 
 def _kernel_manager_class(log: BinaryIO):

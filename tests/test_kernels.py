@@ -39,6 +39,20 @@ def test_imported_modules_are_the_installed_top_level_imports_in_order(tmp_path)
         "json", "numpy", "wave", "sklearn.model_selection"]
 
 
+def test_what_the_projects_own_modules_import_is_imported_ahead_in_their_place(tmp_path):
+    """models.py imports Keras: a notebook that imports only models.py still gets it loaded
+    ahead (TensorFlow's seconds), but never models.py itself; a module it imports from the
+    project is followed too, each once."""
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "notebooks" / "models.py").write_text(
+        '"""Models."""\nimport colorsys\nfrom helpers import f\nimport models\n\n'
+        "def g():\n    import sched\n")
+    (project / "notebooks" / "helpers.py").write_text("import wave\nimport models\n")
+    notebook = _notebook("import json\nfrom models import g\nimport models", "import tomllib")
+    assert imported_modules(notebook, project) == ["json", "colorsys", "wave", "tomllib"]
+
+
 def test_a_module_of_the_project_on_the_path_is_not_imported_ahead(tmp_path, monkeypatch):
     project = tmp_path / "project"
     (project / "notebooks").mkdir(parents=True)
