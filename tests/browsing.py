@@ -70,9 +70,22 @@ class ModelPage:
         return [u for u in self.requests if any(part in u for part in WIDGET_FILES)]
 
     def open_model(self) -> None:
+        """Click the button and wait for the model; a failure says what the page says."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        box = "document.querySelector('.pf-try')"
+        started = (f"{box}.pfModel !== undefined || "
+                   f"{box}.querySelector('.pf-try-status').textContent !== ''")
         self.page.locator(".pf-try-open").click()
-        self.page.wait_for_function("document.querySelector('.pf-try').pfModel !== undefined",
-                                    timeout=60_000)
+        try:
+            self.page.wait_for_function(started, timeout=15_000)
+        except PlaywrightTimeout:  # a click before the page's script had wired the button
+            self.page.locator(".pf-try-open").click()
+        self.page.wait_for_function(
+            f"{box}.pfModel !== undefined || {box}.querySelector('.pf-try-status')"
+            ".textContent.startsWith('The model could not')", timeout=90_000)
+        status = self.page.evaluate(f"{box}.querySelector('.pf-try-status').textContent")
+        assert self.page.evaluate(f"{box}.pfModel !== undefined"), (status, self.errors)
 
     def parity(self) -> list[dict]:
         """Each example of browser.json: the output the page's model gives, and the model's."""
