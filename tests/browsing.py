@@ -91,6 +91,12 @@ class ModelPage:
         """Each example of browser.json: the output the page's model gives, and the model's."""
         return self.page.evaluate("document.querySelector('.pf-try').pfModel.parity()")
 
+    def predicted(self) -> str:
+        """The output once it is a prediction again (after a value it could not take)."""
+        self.page.wait_for_function(
+            "!document.querySelector('.pf-try-out').innerText.startsWith('Not predicted')")
+        return self.output()
+
     def output(self) -> str:
         return self.page.locator(".pf-try-out").inner_text()
 

@@ -42,10 +42,11 @@ function format(value) {
 const FLOAT32_MAX = 3.4e38;
 const DOMAIN = { "non-negative": [0, "0 or more"], positive: [0, "more than 0"] };
 
-function valueProblem(input, name, domain) {
+// `required`: a series' values (the graph fills a missing tabular value as the imputer does).
+function valueProblem(input, name, domain, required) {
   if (input.validity && input.validity.badInput) return `${name}: not a number`;
   const text = input.value.trim();
-  if (text === "") return null;
+  if (text === "") return required ? `${name}: empty` : null;
   const value = Number(text);
   if (!Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX) {
     return `${name}: enter a number of at most 3.4e38 in size`;
@@ -353,9 +354,8 @@ function series(model, root, out) {
   }
   async function run() {
     const values = inputs.map(([input]) => input.value);
-    const wrong = inputs.map(([input, label]) => (input.value.trim() === "" &&
-      !(input.validity && input.validity.badInput) ? `${label.textContent}: empty` :
-      valueProblem(input, label.textContent, spec.domain))).find(Boolean);
+    const wrong = inputs.map(([input, label]) =>
+      valueProblem(input, label.textContent, spec.domain, true)).find(Boolean);
     if (wrong) { out.replaceChildren(problemNote(wrong)); return; }
     const [forecast] = await model.predict([{ values }]);
     if (!finite(forecast)) { out.replaceChildren(problemNote(NO_NUMBER)); return; }

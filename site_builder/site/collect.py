@@ -124,9 +124,7 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
         return None
     for folder in (export, export / "notebooks", export / "figures", export / "model"):
         # A linked folder would publish whatever it points to, as a linked file would.
-        if folder.is_symlink():
-            raise PortfolioError(f"{portfolio.rel(folder)}: a symbolic link (to "
-                                 f"{folder.readlink()}); an export holds plain files only")
+        plain(portfolio, folder, folder=True)
     # Validated through their models; the pages read them as the plain values they hold.
     metrics = as_json(read_metrics(export / "metrics.json", portfolio.rel(export / "metrics.json")))
     manifest = as_json(read_manifest(export / "manifest.json",
@@ -141,13 +139,7 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
     figures_dir = export / "figures"
     figures = sorted(figures_dir.iterdir(), key=_figure_order) if figures_dir.is_dir() else []
     for path in present + figures:
-        # Git keeps symbolic links: one in a committed export could publish any file.
-        if path.is_symlink():
-            raise PortfolioError(f"{portfolio.rel(path)}: a symbolic link (to {path.readlink()}); "
-                                 "an export holds plain files only")
-        if not path.is_file():  # a folder, a FIFO (reading it would wait for ever), a device
-            raise PortfolioError(f"{portfolio.rel(path)}: not a plain file; an export holds "
-                                 "plain files only")
+        plain(portfolio, path)
     browser = _browser_spec(portfolio, export / "model")
     ref = None
     if config.dataset.source == "builtin":
@@ -166,6 +158,18 @@ def load_view(portfolio: Portfolio, project: Project) -> ProjectView | None:
     )
 
 
+def plain(portfolio: Portfolio, path: Path, folder: bool = False) -> None:
+    """Refuse what an export must not hold in place of a file (or folder): a symbolic link
+    (Git keeps them: one in a committed export could publish any file), and for a file a
+    folder, a FIFO (reading it would wait for ever) or a device."""
+    if path.is_symlink():
+        raise PortfolioError(f"{portfolio.rel(path)}: a symbolic link (to {path.readlink()}); "
+                             "an export holds plain files only")
+    if not folder and not path.is_file():
+        raise PortfolioError(f"{portfolio.rel(path)}: not a plain file; an export holds plain "
+                             "files only")
+
+
 MAX_ONNX = 50 * 1024 * 1024  # the graph a visitor's browser downloads on "Try the model"
 
 
@@ -179,19 +183,14 @@ def _browser_spec(portfolio: Portfolio, folder: Path):
     path = folder / SPEC
     if not path.exists() and not path.is_symlink():
         return None
-    for item in (path, folder / ONNX):
-        if item.is_symlink():
-            raise PortfolioError(f"{portfolio.rel(item)}: a symbolic link (to {item.readlink()}); "
-                                 "an export holds plain files only")
-    if not path.is_file():
-        raise PortfolioError(f"{portfolio.rel(path)}: not a plain file; an export holds plain "
-                             "files only")
+    onnx = folder / ONNX
+    if onnx.is_symlink():  # refused even where browser.json is refused for another reason
+        plain(portfolio, onnx)
+    plain(portfolio, path)
     spec = read_record(BrowserSpec, path, portfolio.rel(path))
     if spec.unavailable is None:
-        onnx = folder / ONNX
-        if onnx.exists() and not onnx.is_file():
-            raise PortfolioError(f"{portfolio.rel(onnx)}: not a plain file; an export holds "
-                                 "plain files only")
+        if onnx.exists():
+            plain(portfolio, onnx)
         if not onnx.is_file():
             raise PortfolioError(f"{portfolio.rel(onnx)}: missing, but {SPEC} names it (run "
                                  "'portfolio run' again)")
