@@ -2,10 +2,15 @@
 
 A project of each type is made with `portfolio new` on its built-in dataset and run with
 `portfolio run --fast --force --workers 1`, one project at a time, as a user checks a new
-project end to end (target: well under a minute). Each run is done twice side by side: with
-the next two notebooks' kernels started, and importing their libraries, while one notebook
-runs (the default), and with each kernel started only when its notebook's turn comes
-(PORTFOLIO_KERNELS_AHEAD=0, as before that was done). The order alternates between repeats.
+project end to end (target: 20 s). Each run is done three ways side by side:
+
+- shared (the default): steps 1-2 share one kernel and the training steps 3-5 another, reset
+  between notebooks; the training kernel is started, and imports Keras, while steps 1-2 run;
+- own kernels (PORTFOLIO_SHARED_KERNELS=0): a kernel per notebook, the next two started and
+  importing their libraries while one notebook runs (as a full run does);
+- in turn (both variables 0): each kernel started when its notebook's turn comes.
+
+The order of the three rotates between repeats.
 
     python benchmarks/fast_runs.py [--repeats 3] [--types tabular-classification,...]
 """
@@ -30,7 +35,11 @@ from site_builder import PROBLEM_TYPES  # noqa: E402
 sys.path.insert(0, str(REPO / "benchmarks"))
 from docs_section import write_section  # noqa: E402
 
-MODES = {"ahead": None, "in turn": "0"}  # None: the default (two kernels ahead)
+MODES = {
+    "shared": {},
+    "own kernels": {"PORTFOLIO_SHARED_KERNELS": "0"},
+    "in turn": {"PORTFOLIO_SHARED_KERNELS": "0", "PORTFOLIO_KERNELS_AHEAD": "0"},
+}
 
 
 def portfolio(root: Path, *args: str, env: dict[str, str] | None = None) -> float:
@@ -65,24 +74,23 @@ def main() -> None:
             portfolio(root, "new", f"Fast {problem}", "--problem", problem, "--slug", problem,
                       "--no-input")
         for repeat in range(args.repeats):
-            order = list(MODES) if repeat % 2 == 0 else list(MODES)[::-1]
+            shift = repeat % len(MODES)
+            order = list(MODES)[shift:] + list(MODES)[:shift]
             for problem in types:
                 for mode in order:
                     seconds = portfolio(root, "run", "--fast", "--force", "--workers", "1",
-                                        problem, env=None if MODES[mode] is None else
-                                        {"PORTFOLIO_KERNELS_AHEAD": MODES[mode]})
+                                        problem, env=MODES[mode])
                     times[problem][mode].append(seconds)
-                    if mode == "ahead":
+                    if mode == "shared":
                         last_steps[problem] = steps(root, problem)
                     print(f"{problem} {mode}: {seconds:.1f} s", flush=True)
-    rows = ["| problem type | kernels ahead (default), s | kernels in turn, s | ratio | "
-            "steps 1-5, s (last run, kernels ahead) |", "|---|---:|---:|---:|---|"]
+    rows = ["| problem type | shared kernels (default), s | own kernels, s | in turn, s | "
+            "shared / own | steps 1-5, s (last shared run) |", "|---|---:|---:|---:|---:|---|"]
     for problem in types:
-        ahead = statistics.median(times[problem]["ahead"])
-        in_turn = statistics.median(times[problem]["in turn"])
+        shared, own, in_turn = (statistics.median(times[problem][mode]) for mode in MODES)
         per_step = ", ".join(f"{s:.1f}" for s in last_steps[problem].values())
-        rows.append(f"| {problem} | **{ahead:.1f}** | {in_turn:.1f} | {ahead / in_turn:.2f} | "
-                    f"{per_step} |")
+        rows.append(f"| {problem} | **{shared:.1f}** | {own:.1f} | {in_turn:.1f} | "
+                    f"{shared / own:.2f} | {per_step} |")
     print("\n".join(rows))
     command = "python benchmarks/fast_runs.py" + "".join(f" {a}" for a in sys.argv[1:])
     section = "\n".join([
@@ -90,11 +98,13 @@ def main() -> None:
         f"`{command}` ({time.strftime('%Y-%m-%d %H:%M')}) on {os.cpu_count()} cores, load "
         f"average at the start {', '.join(f'{x:.1f}' for x in load)}: `portfolio run --fast "
         f"--force --workers 1 SLUG` on a new project of each type (built-in dataset), whole "
-        f"command, median of {args.repeats} runs each way, run side by side (target: well "
-        "under a minute). \"Kernels ahead\" starts the next two notebooks' kernels while one "
-        "notebook runs, each importing its notebook's libraries once the one before has; "
-        "\"in turn\" starts each kernel when its notebook starts "
-        "(`PORTFOLIO_KERNELS_AHEAD=0`).", "", *rows])
+        f"command, median of {args.repeats} runs each way, run side by side (target: 20 s). "
+        "\"Shared\" (the default for `--fast`): steps 1-2 run on one kernel and the training "
+        "steps 3-5 on another, reset between notebooks, which starts and imports Keras while "
+        "steps 1-2 run. \"Own kernels\" (`PORTFOLIO_SHARED_KERNELS=0`, as a full run): a "
+        "kernel per notebook, the next two started and importing their libraries while one "
+        "notebook runs. \"In turn\" (`PORTFOLIO_KERNELS_AHEAD=0` too): each kernel started "
+        "when its notebook starts.", "", *rows])
     write_section("fast-runs", section)
 
 

@@ -206,9 +206,8 @@ def main() -> None:
         "is not its arithmetic but what surrounds it each epoch (Keras' wrapping of NumPy "
         "arrays, the validation pass) and each fit (a network built for its fresh weights, "
         "the prediction). The MLP's fits, fed from tf.data pipelines, are nearly all compute. "
-        "A `--fast` run imports Keras three times (steps 3, 4 and 5, each in its own "
-        "kernel), a floor of several seconds on two cores even with the kernels started "
-        "ahead.",
+        "A full run imports Keras three times (steps 3, 4 and 5, each in its own kernel); a "
+        "`--fast` run once, its training steps sharing a kernel.",
     ])
     print(section)
     if not args.no_write:

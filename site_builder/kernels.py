@@ -9,6 +9,13 @@ after the other: when a notebook's turn comes, its imports are done and its cell
 changes: the import runs silently, outside the history and the execution count, with warnings
 filters restored afterwards, and a module that fails to import is left for the notebook to
 import (and report) itself.
+
+In a fast run (`--fast`), the training notebooks that follow one another share one kernel:
+importing Keras and its backend is most of such a run, and it is paid once, not once per
+step. Between two notebooks the kernel is made as a fresh one would be for what a notebook can
+see: its variables, history and execution count are reset, Keras' session cleared, figures
+closed, the working folder restored. Modules stay imported. A full run gives every notebook a
+kernel of its own, as a reader who reruns one in Jupyter would.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,6 +56,29 @@ def _portfolio_preload(names):
 
 _portfolio_preload({names!r})
 del _portfolio_preload
+"""
+
+_RESET = """\
+def _portfolio_reset(cwd, environment):
+    import gc
+    import os
+    import sys
+
+    shell = get_ipython()
+    shell.run_line_magic("reset", "-f")
+    shell.execution_count = 1
+    os.chdir(cwd)
+    os.environ.update(environment)
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    if "site_builder.notebook" in sys.modules:
+        sys.modules["site_builder.notebook"]._fits.clear()
+    gc.collect()
+
+
+_portfolio_reset({cwd!r}, {environment!r})
 """
 
 
@@ -166,6 +197,19 @@ class StartedKernel:
         self._thread.join()
         return self.manager
 
+    def reset(self, cwd: Path, env: dict[str, str], modules: list[str], timeout: float) -> None:
+        """Make the kernel, done with one notebook, ready for the next one (see the module's
+        docstring), which imports `modules` (those not imported yet are, as ahead); `env` is
+        added to its environment. Raises RuntimeError where the kernel died or did not answer
+        in `timeout` seconds."""
+        code = _RESET.format(cwd=str(cwd), environment=dict(env)) + _IMPORT.format(names=modules)
+        reply = self._execute(code, threading.Event(), timeout)
+        if reply is None:
+            raise RuntimeError("Kernel died, or did not answer, before its next notebook")
+        if reply.get("status") != "ok":
+            raise RuntimeError(f"Kernel could not be reset for its next notebook: "
+                               f"{reply.get('ename', 'error')}: {reply.get('evalue', '')}")
+
     def stop(self) -> None:
         """Stop the kernel now (it has nothing to finish)."""
         self._stopping.set()
@@ -183,36 +227,45 @@ class StartedKernel:
 
     def _import(self, modules: list[str], after: StartedKernel | None) -> None:
         """In a thread of its own (its client's sockets are used by this thread only)."""
-        from jupyter_client.blocking import BlockingKernelClient
         from jupyter_core.utils import ensure_event_loop
 
         try:
             while after is not None and not after._imported.wait(0.1):
                 if self._stopping.is_set():
                     return
-            if not modules:
-                return
-            client = BlockingKernelClient()
-            client.load_connection_info(self.manager.get_connection_info())
-            client.start_channels(iopub=False, stdin=False, hb=False, control=False)
-            try:
-                # zmq holds the request until the kernel listens.
-                request = client.execute(_IMPORT.format(names=modules), silent=True,
-                                         store_history=False, allow_stdin=False)
-                while not self._stopping.is_set() and self._running():
-                    try:
-                        reply = client.get_shell_msg(timeout=0.1)
-                    except queue.Empty:
-                        continue
-                    if reply.get("parent_header", {}).get("msg_id") == request:
-                        return
-            finally:
-                client.stop_channels()
+            if modules:
+                self._execute(_IMPORT.format(names=modules), self._stopping, None)
         finally:
             self._imported.set()
             # The blocking client ran its calls on an event loop jupyter_core made for this
             # thread; the thread ends here, and so does its loop.
             ensure_event_loop().close()
+
+    def _execute(self, code: str, stopping: threading.Event, timeout: float | None) -> dict | None:
+        """Run `code` silently (outside the history and the execution count) and wait for its
+        reply's content; None where the kernel died, `stopping` was set or `timeout` passed
+        first."""
+        from jupyter_client.blocking import BlockingKernelClient
+
+        client = BlockingKernelClient()
+        client.load_connection_info(self.manager.get_connection_info())
+        client.start_channels(iopub=False, stdin=False, hb=False, control=False)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            # zmq holds the request until the kernel listens.
+            request = client.execute(code, silent=True, store_history=False, allow_stdin=False)
+            while not stopping.is_set() and self._running():
+                if deadline is not None and time.monotonic() > deadline:
+                    return None
+                try:
+                    reply = client.get_shell_msg(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if reply.get("parent_header", {}).get("msg_id") == request:
+                    return reply.get("content", {})
+            return None
+        finally:
+            client.stop_channels()
 
     def _running(self) -> bool:
         process = getattr(self.manager.provisioner, "process", None)
@@ -221,7 +274,8 @@ class StartedKernel:
 
 @functools.cache
 def register_engine() -> str:
-    """A papermill engine that runs a notebook on a started kernel (`km=`) and then stops it."""
+    """A papermill engine that runs a notebook on a started kernel (`km=`) and then stops it
+    (leaves it running with `keep_kernel=True`)."""
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, papermill_engines
 
@@ -229,7 +283,8 @@ def register_engine() -> str:
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False,
                                      stdout_file=None, stderr_file=None, start_timeout=60,
-                                     execution_timeout=None, km=None, **kwargs):
+                                     execution_timeout=None, km=None, keep_kernel=False,
+                                     **kwargs):
             client = PapermillNotebookClient(
                 nb_man,
                 km=km,
@@ -243,8 +298,14 @@ def register_engine() -> str:
                 # imported TensorFlow takes seconds to shut down politely, so it is stopped.
                 shutdown_kernel="immediate",
             )
-            # nbclient leaves a kernel it was handed running; this one is done with.
-            return client.execute(cleanup_kc=True)
+            # nbclient leaves a kernel it was handed running; this one is done with, unless
+            # the next notebook runs on it too.
+            try:
+                return client.execute(cleanup_kc=not keep_kernel)
+            finally:
+                if keep_kernel and client.kc is not None:
+                    client.kc.stop_channels()
+                    client.kc = None
 
     papermill_engines.register(ENGINE, StartedKernelEngine)
     return ENGINE

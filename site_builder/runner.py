@@ -42,6 +42,8 @@ from .records import (
 )
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# A notebook that imports one of these trains: its kernel's imports take seconds.
+TRAINING_MODULES = {"keras", *BACKENDS}
 # A loaded machine can take over a minute to start a kernel and import its libraries.
 START_TIMEOUT = 300
 # How often a running notebook's progress file is read (seconds).
@@ -202,10 +204,32 @@ def _source_cell_number(executed: Path, cell_index: int | None = None) -> int | 
 def start_kernel(project: Project, step: str, after: StartedKernel | None = None) -> StartedKernel:
     """A kernel for one of the project's notebooks, importing what that notebook imports
     (once the kernel `after` has imported its own)."""
-    modules = imported_modules(read_notebook_json(project.notebook(step), _shown(project, step)),
-                               project.dir)
-    return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log", modules, after,
-                         env={PROGRESS_ENV: str(progress_file(project, step))})
+    return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log",
+                         _imports(project, step), after, env=_step_environment(project, step))
+
+
+def _imports(project: Project, step: str) -> list[str]:
+    return imported_modules(read_notebook_json(project.notebook(step), _shown(project, step)),
+                            project.dir)
+
+
+def _step_environment(project: Project, step: str) -> dict[str, str]:
+    return {PROGRESS_ENV: str(progress_file(project, step))}
+
+
+def kernel_leaders(project: Project, start: int, fast: bool) -> list[int]:
+    """For each step, the step whose kernel it runs on: its own, or in a fast run, where it
+    and the step before it both train (import Keras or a backend) or both do not, that step's
+    kernel (see `site_builder.kernels`). Steps before `start` are not run and share nothing."""
+    leaders = list(range(len(STEPS)))
+    if not fast:
+        return leaders
+    trains = [bool({name.partition(".")[0] for name in _imports(project, step)} & TRAINING_MODULES)
+              for step in STEPS]
+    for index in range(max(start, 1), len(STEPS)):
+        if index - 1 >= start and trains[index] == trains[index - 1]:
+            leaders[index] = leaders[index - 1]
+    return leaders
 
 
 def progress_file(project: Project, step: str) -> Path:
@@ -243,11 +267,14 @@ def _shown(project: Project, step: str) -> str:
 
 
 def execute_step(project: Project, step: str, output: Path, options: RunOptions,
-                 kernel: StartedKernel, report: Report | None = None) -> None:
+                 kernel: StartedKernel, report: Report | None = None, *,
+                 reused: bool = False, keep: bool = False) -> None:
     """Execute one notebook with a real kernel, in the notebooks folder, into output.
 
-    The kernel, one from `start_kernel`, is stopped when the notebook is done. What the
-    notebook says with `pf.progress` is reported as `detail` events while it runs.
+    The kernel, one from `start_kernel`, is stopped when the notebook is done, unless `keep`
+    (the next notebook runs on it) and the notebook succeeded; `reused`: a notebook ran on it
+    before, and it is reset first. What the notebook says with `pf.progress` is reported as
+    `detail` events while it runs.
     """
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -268,8 +295,12 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
     reader = _ProgressReader(progress, report or (lambda event: None),
                              {"event": "detail", "project": project.slug, "step": step})
     reader.start()
+    succeeded = False
     try:
         parameters = run_parameters(read_notebook_json(source, where), options.fast)
+        if reused:
+            kernel.reset(project.notebooks_dir, _step_environment(project, step),
+                         _imports(project, step), START_TIMEOUT)
         pm.execute_notebook(
             str(source),
             str(output),
@@ -282,7 +313,9 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
             progress_bar=False,
             execution_timeout=options.timeout,
             start_timeout=START_TIMEOUT,
+            keep_kernel=keep,
         )
+        succeeded = True
     except PapermillExecutionError as exc:
         log = _log_traceback(project, step, "\n".join(exc.traceback))
         evalue = (exc.evalue or "").strip().splitlines()
@@ -300,7 +333,8 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
     finally:
         reader.stopped.set()
         reader.join()
-        kernel.stop()
+        if not (keep and succeeded):
+            kernel.stop()
 
 
 def kernels_ahead() -> int:
@@ -313,6 +347,16 @@ def kernels_ahead() -> int:
     if not value.isdigit():
         raise PortfolioError(f"PORTFOLIO_KERNELS_AHEAD: expected a whole number, got '{value}'")
     return int(value)
+
+
+def shared_kernels() -> bool:
+    """Whether a fast run's steps share kernels (`kernel_leaders`): yes, unless
+    PORTFOLIO_SHARED_KERNELS=0, which gives each notebook a kernel of its own, as a full run
+    does (to rule out one notebook leaving something behind for the next)."""
+    value = os.environ.get("PORTFOLIO_SHARED_KERNELS", "1")
+    if value not in ("0", "1"):
+        raise PortfolioError(f"PORTFOLIO_SHARED_KERNELS: expected 0 or 1, got '{value}'")
+    return value == "1"
 
 
 def _kernel_environment(options: RunOptions) -> None:
@@ -376,6 +420,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
     kernels: dict[int, StartedKernel] = {}
     ahead = kernels_ahead()
     try:
+        leaders = kernel_leaders(project, plan.start, options.fast and shared_kernels())
         if staging.exists():
             shutil.rmtree(staging)
         (staging / "notebooks").mkdir(parents=True)
@@ -386,13 +431,18 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
                 records.append({**as_json(old_manifest[step.step]), "executed": False})
                 continue
             for later in range(index, min(index + 1 + ahead, len(STEPS))):
-                if later not in kernels:
-                    kernels[later] = start_kernel(project, STEPS[later], kernels.get(later - 1))
+                leader = leaders[later]
+                if leader not in kernels and leader >= index:
+                    before = leaders[leader - 1] if leader else None
+                    kernels[leader] = start_kernel(project, STEPS[leader], kernels.get(before))
             report({"event": "step", "project": project.slug, "step": step.step})
             steps = {k: v for k, v in steps.items() if STEPS.index(k) < index}
             _write_state(project, RunState(steps=steps))
             t0 = time.monotonic()
-            execute_step(project, step.step, target, options, kernels.pop(index), report)
+            keep = index + 1 < len(STEPS) and leaders[index + 1] == leaders[index]
+            kernel = kernels[leaders[index]] if keep else kernels.pop(leaders[index])
+            execute_step(project, step.step, target, options, kernel, report,
+                         reused=leaders[index] != index, keep=keep)
             seconds = round(time.monotonic() - t0, 2)
             steps[step.step] = step.key
             _write_state(project, RunState(steps=steps))
@@ -582,6 +632,7 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
         )
     check_backend(options.backend)
     kernels_ahead()
+    shared_kernels()
     known = {p.slug: p for p in portfolio.projects()}
     for slug in slugs:
         if slug not in known:

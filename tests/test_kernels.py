@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -111,4 +112,85 @@ def test_a_bad_number_of_kernels_ahead_is_one_line_and_runs_nothing(portfolio_ro
     result = cli(portfolio_root, "run", "alpha")
     assert result.exit_code == 1
     assert result.output == "Error: PORTFOLIO_KERNELS_AHEAD: expected a whole number, got 'two'\n"
+    assert not (portfolio_root / "portfolio/projects/alpha/export").exists()
+
+
+def test_in_a_fast_run_the_training_steps_share_a_kernel_and_so_do_the_others(portfolio_root):
+    from site_builder.layout import Project
+    from site_builder.runner import kernel_leaders
+
+    imports = {step: "import keras" for step in ("03_evaluate_algorithms", "04_improve_results",
+                                                 "05_present_results")}
+    project = Project(make_tiny(portfolio_root, "alpha", imports))
+    assert kernel_leaders(project, 0, fast=True) == [0, 0, 2, 2, 2]
+    assert kernel_leaders(project, 0, fast=False) == [0, 1, 2, 3, 4]
+    # A re-run from step 4 shares nothing with the steps it does not run.
+    assert kernel_leaders(project, 3, fast=True) == [0, 1, 2, 3, 3]
+    assert kernel_leaders(project, 2, fast=True) == [0, 1, 2, 2, 2]
+
+
+SEEN = ("import os, sys\n"
+        "print(os.getpid(), os.getcwd() == str(project.dir / 'notebooks'),\n"
+        "      sorted(k for k in globals() if k.startswith('left')),\n"
+        "      os.environ['PORTFOLIO_PROGRESS'].rsplit('/', 1)[-1])\n"
+        "left_behind = 1\nos.chdir('/')\n"
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "plt.figure()\nprint(len(plt.get_fignums()))")
+
+
+def _seen(project: Path, step: str) -> tuple[list[int], list[str]]:
+    nb = nbformat.read(project / f"export/notebooks/{step}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    return ([c.execution_count for c in code],
+            "".join(o.text for o in code[-1].outputs if o.output_type == "stream").split())
+
+
+@pytest.mark.kernel
+def test_a_shared_kernel_is_reset_between_notebooks_as_a_fresh_one(portfolio_root, private_tmp):
+    """One kernel, five notebooks: each starts with no variable, figure or working folder of
+    the one before, counts from 1 and reports its progress as its own; then it is stopped."""
+    project = make_tiny(portfolio_root, "alpha", {step: SEEN for step in
+                                                  ("01_define_problem", "02_prepare_data",
+                                                   "05_present_results")})
+    result = cli(portfolio_root, "run", "--fast", "--workers", "1", "alpha")
+    assert result.exit_code == 0, result.output
+    first, second, last = (_seen(project, step) for step in
+                           ("01_define_problem", "02_prepare_data", "05_present_results"))
+    assert first[0] == second[0] == [1, 2, 3]
+    assert first[1][1:] == ["True", "[]", "01_define_problem.txt", "1"]
+    assert second[1][1:] == ["True", "[]", "02_prepare_data.txt", "1"]
+    assert last[1][1:] == ["True", "[]", "05_present_results.txt", "2"]  # its own and this
+    assert first[1][0] == second[1][0] == last[1][0]  # the same kernel process
+    assert _kernels_and_sockets(private_tmp) == ([], [])
+
+    # A full run, or PORTFOLIO_SHARED_KERNELS=0, gives each notebook its own.
+    for args, env in ((["--force"], None), (["--fast", "--force"], "0")):
+        if env:
+            os.environ["PORTFOLIO_SHARED_KERNELS"] = env
+        try:
+            result = cli(portfolio_root, "run", "--workers", "1", *args, "alpha")
+        finally:
+            os.environ.pop("PORTFOLIO_SHARED_KERNELS", None)
+        assert result.exit_code == 0, result.output
+        pids = {_seen(project, step)[1][0] for step in ("01_define_problem", "02_prepare_data")}
+        assert len(pids) == 2
+    assert _kernels_and_sockets(private_tmp) == ([], [])
+
+
+@pytest.mark.kernel
+def test_a_failure_on_a_shared_kernel_stops_it(portfolio_root, private_tmp):
+    make_tiny(portfolio_root, "alpha", {"03_evaluate_algorithms": "1 / 0"})
+    result = cli(portfolio_root, "run", "--fast", "--workers", "1", "alpha")
+    assert result.exit_code == 1
+    assert "alpha: notebooks/03_evaluate_algorithms.ipynb: cell 4: ZeroDivisionError" \
+        in result.output
+    assert _kernels_and_sockets(private_tmp) == ([], [])
+
+
+def test_a_bad_shared_kernels_setting_is_one_line_and_runs_nothing(portfolio_root, monkeypatch):
+    make_tiny(portfolio_root, "alpha")
+    monkeypatch.setenv("PORTFOLIO_SHARED_KERNELS", "yes")
+    result = cli(portfolio_root, "run", "--fast", "alpha")
+    assert result.exit_code == 1
+    assert result.output == "Error: PORTFOLIO_SHARED_KERNELS: expected 0 or 1, got 'yes'\n"
     assert not (portfolio_root / "portfolio/projects/alpha/export").exists()

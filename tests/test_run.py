@@ -117,9 +117,9 @@ def _count_executions(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = runner.execute_step
 
-    def counting(project, step, *args):
+    def counting(project, step, *args, **kwargs):
         calls.append(step)
-        return real(project, step, *args)
+        return real(project, step, *args, **kwargs)
 
     monkeypatch.setattr(runner, "execute_step", counting)
     return calls
