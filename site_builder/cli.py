@@ -51,6 +51,20 @@ def require_extra(extra: str, command: str) -> None:
 @click.version_option(package_name=DISTRIBUTION)
 def main() -> None:
     """Scaffold, run and publish deep-learning projects as a portfolio website."""
+    without_iri_grammar()
+
+
+def without_iri_grammar() -> None:
+    """Leave rfc3987-syntax out of this process.
+
+    nbformat checks notebooks with jsonschema, and jsonschema imports rfc3987-syntax where it
+    is installed (Jupyter Server's dependencies bring it) for its `iri` formats, building that
+    package's grammar as it does: 1.6 s of every command that reads a notebook. No notebook
+    schema uses those formats. A kernel is a process of its own and keeps the package.
+    """
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)  # its import then fails, and is skipped
 
 
 @main.command()

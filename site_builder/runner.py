@@ -610,8 +610,10 @@ _EVENTS = None
 
 
 def _worker_start(parent: int, events) -> None:
+    from .cli import without_iri_grammar
     from .site.workers import die_with_parent
 
+    without_iri_grammar()
     global _EVENTS
     die_with_parent(parent)
     _EVENTS = events
