@@ -93,7 +93,6 @@ def quiet() -> None:
     folds, an ill-defined metric) stay visible: they are the learner's to read.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     for name in ("tensorflow", "absl", "h5py", "matplotlib", "jax", "torch", "tf2onnx", "onnx"):
         logging.getLogger(name).setLevel(logging.ERROR)
