@@ -12,6 +12,7 @@ are set against the new search's. The load average at the start is recorded: the
 A new image project on a folder of the 1,797 digits as 32-pixel PNG files is run in full too.
 
     python benchmarks/full_runs.py [--examples breast-cancer-mlp,...] [--old fb753f3]
+    python benchmarks/full_runs.py --no-old --old-from benchmarks/full_runs.json --json FILE
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ def run_old(slug: str, rev: str) -> dict:
         return run_in_full(root, slug)
 
 
-def table(results: dict, load: tuple[float, float, float], rev: str) -> str:
+def table(results: dict, load: tuple[float, float, float], rev: str,
+          old_load: list | None = None) -> str:
     lines = [
         "## How long a full run of each shipped example takes",
         "",
@@ -193,7 +195,9 @@ def table(results: dict, load: tuple[float, float, float], rev: str) -> str:
     searches = {s: r for s, r in results.items() if "old" in r}
     if searches:
         lines += [
-            f"Side by side in the same script run: each example as it was at `{rev}` (a random "
+            (f"From an earlier run of this script (load average {old_load[0]:.2f} at its start; "
+             "`--old-from`), " if old_load else "Side by side in the same script run: ")
+            + f"each example as it was at `{rev}` (a random "
             "search, every candidate trained for its full epochs on every fold), run in full "
             "right after the new one on the same data, split and seed. The folds are the same "
             "for the two tabular examples (5, stratified for classification); the earlier "
@@ -232,10 +236,12 @@ def main() -> None:
                         help="skip the new project on a folder of 32-pixel digit images")
     parser.add_argument("--table-from", type=Path, metavar="JSON",
                         help="only write the table, from the figures of an earlier --json")
+    parser.add_argument("--old-from", type=Path, metavar="JSON",
+                        help="with --no-old: the old search's figures from an earlier --json")
     args = parser.parse_args()
     if args.table_from:
         saved = json.loads(args.table_from.read_text())
-        body = table(saved["results"], tuple(saved["load"]), args.old)
+        body = table(saved["results"], tuple(saved["load"]), args.old, saved.get("old_load"))
         print(body)
         write_section("full-runs", body)
         return
@@ -256,9 +262,17 @@ def main() -> None:
         if not args.no_image_folder:
             results["digits-folder"] = run_image_folder(root)
             print("digits-folder", json.dumps(results["digits-folder"]), flush=True)
+    old_load = None
+    if args.old_from:
+        earlier = json.loads(args.old_from.read_text())
+        old_load = earlier.get("old_load") or earlier["load"]
+        for slug, r in results.items():
+            if "old" in earlier["results"].get(slug, {}):
+                r["old"] = earlier["results"][slug]["old"]
     if args.json:
-        args.json.write_text(json.dumps({"load": load, "results": results}, indent=2))
-    body = table(results, load, args.old)
+        args.json.write_text(json.dumps({"load": load, "old_load": old_load, "results": results},
+                                        indent=2))
+    body = table(results, load, args.old, old_load)
     print(body)
     write_section("full-runs", body)
 

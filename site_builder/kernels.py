@@ -64,6 +64,8 @@ def _portfolio_reset(cwd, environment):
     import os
     import sys
 
+    from IPython import get_ipython  # not the namespace's: a notebook may have rebound it
+
     shell = get_ipython()
     shell.run_line_magic("reset", "-f")
     shell.execution_count = 1
