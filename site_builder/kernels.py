@@ -10,12 +10,12 @@ changes: the import runs silently, outside the history and the execution count, 
 filters restored afterwards, and a module that fails to import is left for the notebook to
 import (and report) itself.
 
-In a fast run (`--fast`), the training notebooks that follow one another share one kernel:
-importing Keras and its backend is most of such a run, and it is paid once, not once per
-step. Between two notebooks the kernel is made as a fresh one would be for what a notebook can
-see: its variables, history and execution count are reset, Keras' session cleared, figures
-closed, the working folder restored. Modules stay imported. A full run gives every notebook a
-kernel of its own, as a reader who reruns one in Jupyter would.
+In a fast run (`--fast`), the notebooks that follow one another share a kernel where they
+import alike (steps 1-2 one, the training steps 3-5 another): importing Keras and its backend
+is most of such a run, and it is paid once, not once per step. Between two notebooks what a
+notebook can see of the kernel is put back as it was before the first one
+(`site_builder.kernel_state`); installed libraries stay imported. A full run gives every
+notebook a kernel of its own, as a reader who reruns one in Jupyter would.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ from .cache import _source
 
 # The kernel writes what libraries print straight to its file descriptors (TensorFlow's C++
 # logs) to the kernel log, not into the notebook.
-KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+# Its input history stays in memory, as nbclient's own kernels do: not in the user's IPython
+# history database, which kernels run in parallel would share.
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False", "--HistoryManager.hist_file=:memory:"]
 ENGINE = "portfolio-started-kernel"
 
 _IMPORT = """\
@@ -58,29 +60,22 @@ _portfolio_preload({names!r})
 del _portfolio_preload
 """
 
+# Before a kernel's first notebook: what a notebook can see of it is kept, to be put back for
+# the next notebook where the kernel is shared (`site_builder.kernel_state`).
+_KEEP = """\
+try:
+    from site_builder import kernel_state as _portfolio_state
+except ImportError:
+    pass
+else:
+    _portfolio_state.keep()
+    del _portfolio_state
+"""
+
 _RESET = """\
-def _portfolio_reset(cwd, environment):
-    import gc
-    import os
-    import sys
+from site_builder import kernel_state as _portfolio_state
 
-    from IPython import get_ipython  # not the namespace's: a notebook may have rebound it
-
-    shell = get_ipython()
-    shell.run_line_magic("reset", "-f")
-    shell.execution_count = 1
-    os.chdir(cwd)
-    os.environ.update(environment)
-    if "matplotlib.pyplot" in sys.modules:
-        sys.modules["matplotlib.pyplot"].close("all")
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
-    if "site_builder.notebook" in sys.modules:
-        sys.modules["site_builder.notebook"]._fits.clear()
-    gc.collect()
-
-
-_portfolio_reset({cwd!r}, {environment!r})
+_portfolio_state.restore({cwd!r}, {environment!r}, {project!r})
 """
 
 
@@ -199,18 +194,22 @@ class StartedKernel:
         self._thread.join()
         return self.manager
 
-    def reset(self, cwd: Path, env: dict[str, str], modules: list[str], timeout: float) -> None:
+    def reset(self, project_dir: Path, cwd: Path, env: dict[str, str], modules: list[str],
+              timeout: float) -> str | None:
         """Make the kernel, done with one notebook, ready for the next one (see the module's
         docstring), which imports `modules` (those not imported yet are, as ahead); `env` is
-        added to its environment. Raises RuntimeError where the kernel died or did not answer
-        in `timeout` seconds."""
-        code = _RESET.format(cwd=str(cwd), environment=dict(env)) + _IMPORT.format(names=modules)
+        added to its environment. None once done; else why not (the kernel is gone, did not
+        answer in `timeout` seconds, or the reset failed)."""
+        code = _RESET.format(cwd=str(cwd), environment=dict(env), project=str(project_dir)) \
+            + _IMPORT.format(names=modules)
         reply = self._execute(code, threading.Event(), timeout)
         if reply is None:
-            raise RuntimeError("Kernel died, or did not answer, before its next notebook")
+            return ("the kernel stopped" if not self._running()
+                    else f"the kernel did not answer in {timeout:.0f} s")
         if reply.get("status") != "ok":
-            raise RuntimeError(f"Kernel could not be reset for its next notebook: "
-                               f"{reply.get('ename', 'error')}: {reply.get('evalue', '')}")
+            evalue = (reply.get("evalue") or "").strip().splitlines()
+            return f"{reply.get('ename', 'error')}: {evalue[0] if evalue else ''}".strip(": ")
+        return None
 
     def stop(self) -> None:
         """Stop the kernel now (it has nothing to finish)."""
@@ -235,8 +234,8 @@ class StartedKernel:
             while after is not None and not after._imported.wait(0.1):
                 if self._stopping.is_set():
                     return
-            if modules:
-                self._execute(_IMPORT.format(names=modules), self._stopping, None)
+            code = (_IMPORT.format(names=modules) if modules else "") + _KEEP
+            self._execute(code, self._stopping, None)
         finally:
             self._imported.set()
             # The blocking client ran its calls on an event loop jupyter_core made for this

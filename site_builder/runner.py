@@ -268,12 +268,12 @@ def _shown(project: Project, step: str) -> str:
 
 def execute_step(project: Project, step: str, output: Path, options: RunOptions,
                  kernel: StartedKernel, report: Report | None = None, *,
-                 reused: bool = False, keep: bool = False) -> None:
+                 after: str | None = None, keep: bool = False) -> None:
     """Execute one notebook with a real kernel, in the notebooks folder, into output.
 
     The kernel, one from `start_kernel`, is stopped when the notebook is done, unless `keep`
-    (the next notebook runs on it) and the notebook succeeded; `reused`: a notebook ran on it
-    before, and it is reset first. What the notebook says with `pf.progress` is reported as
+    (the next notebook runs on it) and the notebook succeeded; `after`: the step that ran on
+    it before, and it is reset first. What the notebook says with `pf.progress` is reported as
     `detail` events while it runs.
     """
     import papermill as pm
@@ -298,12 +298,16 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
     succeeded = False
     try:
         parameters = run_parameters(read_notebook_json(source, where), options.fast)
-        if reused:
-            kernel.reset(project.notebooks_dir, _step_environment(project, step),
-                         _imports(project, step), START_TIMEOUT)
+        if after is not None:
+            why = kernel.reset(project.dir, project.notebooks_dir, _step_environment(project, step),
+                               _imports(project, step), START_TIMEOUT)
+            if why is not None:
+                raise failed(f"could not start on the kernel it shares with "
+                             f"notebooks/{after}.ipynb in a fast run ({why}); "
+                             "PORTFOLIO_SHARED_KERNELS=0 gives each notebook a kernel of its own")
         pm.execute_notebook(
-            str(source),
-            str(output),
+            _literal_path(source),
+            _literal_path(output),
             parameters=parameters,
             engine_name=register_engine(),
             km=kernel.take(timeout=START_TIMEOUT),
@@ -335,6 +339,12 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
         reader.join()
         if not (keep and succeeded):
             kernel.stop()
+
+
+def _literal_path(path: Path) -> str:
+    """A path as papermill reads it: it fills `{name}` in paths with parameters, so braces in a
+    folder's name are doubled to stay as they are."""
+    return str(path).replace("{", "{{").replace("}", "}}")
 
 
 def kernels_ahead() -> int:
@@ -444,7 +454,8 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
             keep = index + 1 < len(STEPS) and leaders[index + 1] == leaders[index]
             kernel = kernels[leaders[index]] if keep else kernels.pop(leaders[index])
             execute_step(project, step.step, target, options, kernel, report,
-                         reused=leaders[index] != index, keep=keep)
+                         after=STEPS[index - 1] if leaders[index] != index else None,
+                         keep=keep)
             seconds = round(time.monotonic() - t0, 2)
             steps[step.step] = step.key
             _write_state(project, RunState(steps=steps))

@@ -129,41 +129,64 @@ def test_in_a_fast_run_the_training_steps_share_a_kernel_and_so_do_the_others(po
     assert kernel_leaders(project, 2, fast=True) == [0, 1, 2, 2, 2]
 
 
-SEEN = ("import os, sys\n"
-        "print(os.getpid(), os.getcwd() == str(project.dir / 'notebooks'),\n"
-        "      sorted(k for k in globals() if k.startswith('left')),\n"
-        "      os.environ['PORTFOLIO_PROGRESS'].rsplit('/', 1)[-1])\n"
-        "left_behind = 1\nos.chdir('/')\n"
-        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
-        "plt.figure()\nprint(len(plt.get_fignums()))")
+LEAVE = """\
+import builtins, os, sys, warnings
+print(os.getpid())
+import matplotlib
+import helpers
+left_behind = 1
+helpers.LEFT = "step 1"
+os.environ["LEFT_BEHIND"] = "1"
+matplotlib.rcParams["figure.dpi"] = 17
+warnings.simplefilter("ignore")
+sys.path.insert(0, "/left-behind")
+builtins.left_behind = 1
+os.chdir("/")
+import matplotlib.pyplot as plt
+plt.figure()
+"""
+
+SEE = """\
+import builtins, os, sys, warnings
+import matplotlib
+import matplotlib.pyplot as plt
+import helpers
+print(os.getpid())
+print(sorted(k for k in globals() if k.startswith("left")), getattr(helpers, "LEFT", None),
+      os.environ.get("LEFT_BEHIND"), matplotlib.rcParams["figure.dpi"] == 17,
+      ("ignore", None, Warning, None, 0) in warnings.filters, "/left-behind" in sys.path,
+      hasattr(builtins, "left_behind"), os.getcwd() == str(project.dir / "notebooks"),
+      len(plt.get_fignums()), len(In), os.environ["PORTFOLIO_PROGRESS"].rsplit("/", 1)[-1])
+"""
+FRESH = "[] None None False False False False True 0 4"
 
 
 def _seen(project: Path, step: str) -> tuple[list[int], list[str]]:
     nb = nbformat.read(project / f"export/notebooks/{step}.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     return ([c.execution_count for c in code],
-            "".join(o.text for o in code[-1].outputs if o.output_type == "stream").split())
+            "".join(o.text for o in code[-1].outputs if o.output_type == "stream").splitlines())
 
 
 @pytest.mark.kernel
-def test_a_shared_kernel_is_reset_between_notebooks_as_a_fresh_one(portfolio_root, private_tmp):
-    """One kernel, five notebooks: each starts with no variable, figure or working folder of
-    the one before, counts from 1 and reports its progress as its own; then it is stopped."""
-    project = make_tiny(portfolio_root, "alpha", {step: SEEN for step in
-                                                  ("01_define_problem", "02_prepare_data",
-                                                   "05_present_results")})
+def test_a_shared_kernel_is_put_back_between_notebooks_as_it_was(portfolio_root, private_tmp):
+    """Steps 1 and 2 share a kernel in a fast run: what step 1 leaves behind (a variable, a
+    module's global, an environment variable, matplotlib's settings and figures, a warnings
+    filter, sys.path, a builtin, the working folder, the input history) is gone for step 2, which
+    counts from 1 and reports its progress as its own; then the kernel is stopped."""
+    project = make_tiny(portfolio_root, "alpha", {"01_define_problem": LEAVE,
+                                                  "02_prepare_data": SEE})
+    (project / "notebooks" / "helpers.py").write_text("LEFT = None\n")
     result = cli(portfolio_root, "run", "--fast", "--workers", "1", "alpha")
     assert result.exit_code == 0, result.output
-    first, second, last = (_seen(project, step) for step in
-                           ("01_define_problem", "02_prepare_data", "05_present_results"))
-    assert first[0] == second[0] == [1, 2, 3]
-    assert first[1][1:] == ["True", "[]", "01_define_problem.txt", "1"]
-    assert second[1][1:] == ["True", "[]", "02_prepare_data.txt", "1"]
-    assert last[1][1:] == ["True", "[]", "05_present_results.txt", "2"]  # its own and this
-    assert first[1][0] == second[1][0] == last[1][0]  # the same kernel process
+    counts, (pid, seen) = _seen(project, "02_prepare_data")
+    assert _seen(project, "01_define_problem")[1] == [pid]  # one kernel
+    assert counts == [1, 2, 3]
+    assert seen == f"{FRESH} 02_prepare_data.txt"
     assert _kernels_and_sockets(private_tmp) == ([], [])
 
-    # A full run, or PORTFOLIO_SHARED_KERNELS=0, gives each notebook its own.
+    # Each notebook on a kernel of its own (a full run, or PORTFOLIO_SHARED_KERNELS=0) sees
+    # the same.
     for args, env in ((["--force"], None), (["--fast", "--force"], "0")):
         if env:
             os.environ["PORTFOLIO_SHARED_KERNELS"] = env
@@ -172,9 +195,37 @@ def test_a_shared_kernel_is_reset_between_notebooks_as_a_fresh_one(portfolio_roo
         finally:
             os.environ.pop("PORTFOLIO_SHARED_KERNELS", None)
         assert result.exit_code == 0, result.output
-        pids = {_seen(project, step)[1][0] for step in ("01_define_problem", "02_prepare_data")}
-        assert len(pids) == 2
+        assert _seen(project, "02_prepare_data")[1][1] == f"{FRESH} 02_prepare_data.txt"
+        assert _seen(project, "02_prepare_data")[1][0] != pid
     assert _kernels_and_sockets(private_tmp) == ([], [])
+
+
+@pytest.mark.kernel
+def test_a_kernel_that_cannot_be_put_back_is_named_with_both_notebooks(portfolio_root,
+                                                                        private_tmp):
+    """Step 1 breaks what puts the kernel back: step 2 says it could not start on the kernel
+    it shares with step 1, why, and how to give it its own; no kernel is left."""
+    breaks = "from site_builder import kernel_state\nkernel_state.restore = None"
+    make_tiny(portfolio_root, "alpha", {"01_define_problem": breaks})
+    result = cli(portfolio_root, "run", "--fast", "--workers", "1", "alpha")
+    assert result.exit_code == 1
+    assert ("Error: alpha: notebooks/02_prepare_data.ipynb: could not start on the kernel it "
+            "shares with notebooks/01_define_problem.ipynb in a fast run (TypeError: 'NoneType' "
+            "object is not callable); PORTFOLIO_SHARED_KERNELS=0 gives each notebook a kernel of "
+            "its own\n") in result.output
+    assert _kernels_and_sockets(private_tmp) == ([], [])
+
+
+@pytest.mark.kernel
+def test_braces_in_a_projects_path_are_kept(tmp_path):
+    root = tmp_path / "a {slug} b{0}" / "folio"
+    from .conftest import make_portfolio
+
+    make_portfolio(root)
+    make_tiny(root, "alpha")
+    result = cli(root, "run", "--fast", "--workers", "1", "alpha")
+    assert result.exit_code == 0, result.output
+    assert (root / "portfolio/projects/alpha/export/notebooks/05_present_results.ipynb").is_file()
 
 
 @pytest.mark.kernel
