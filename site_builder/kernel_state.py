@@ -2,11 +2,12 @@
 and put back between two notebooks that share the kernel (`portfolio run --fast`).
 
 Runs inside the kernel. Put back: the variables (those IPython's startup files defined as they
-were), the input and output history, the execution count, the working folder, the environment variables, `sys.path`, the warnings
-filters, the names added to `builtins`, matplotlib's settings and figures, Keras' session,
-and the project's own modules (its `models.py`), which the next notebook imports afresh.
-Installed libraries stay imported: not importing them again is what sharing a kernel is for.
-The random generators are left as they are: every notebook seeds them in its setup cell.
+were), the input and output history, the execution count, the working folder, the environment
+variables, `sys.path`, the warnings filters, the names added to `builtins`, matplotlib's
+settings and figures, Keras' session, and the project's own modules (its `models.py`), which
+the next notebook imports afresh. Installed libraries stay imported: not importing them again
+is what sharing a kernel is for. The random generators are left as they are: every notebook
+seeds them in its setup cell.
 """
 
 from __future__ import annotations
