@@ -201,11 +201,19 @@ def _source_cell_number(executed: Path, cell_index: int | None = None) -> int | 
     return cell_index - injected + 1
 
 
-def start_kernel(project: Project, step: str, after: StartedKernel | None = None) -> StartedKernel:
+def start_kernel(project: Project, step: str, after: StartedKernel | None = None,
+                 fast: bool = False) -> StartedKernel:
     """A kernel for one of the project's notebooks, importing what that notebook imports
-    (once the kernel `after` has imported its own)."""
+    (once the kernel `after` has imported its own).
+
+    In a fast run TensorFlow's oneDNN kernels are off unless TF_ENABLE_ONEDNN_OPTS says
+    otherwise: they build their primitives on first use, which a fast run's few short fits pay
+    for (29 s against 26 s for a new classification project's fast run, side by side)."""
+    env = _step_environment(project, step)
+    if fast and "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
+        env["TF_ENABLE_ONEDNN_OPTS"] = "0"
     return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log",
-                         _imports(project, step), after, env=_step_environment(project, step))
+                         _imports(project, step), after, env=env)
 
 
 def _imports(project: Project, step: str) -> list[str]:
@@ -447,7 +455,8 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
                 leader = leaders[later]
                 if leader not in kernels and leader >= index:
                     before = leaders[leader - 1] if leader else None
-                    kernels[leader] = start_kernel(project, STEPS[leader], kernels.get(before))
+                    kernels[leader] = start_kernel(project, STEPS[leader], kernels.get(before),
+                                                   options.fast)
             report({"event": "step", "project": project.slug, "step": step.step})
             steps = {k: v for k, v in steps.items() if STEPS.index(k) < index}
             _write_state(project, RunState(steps=steps))
