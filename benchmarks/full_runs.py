@@ -45,6 +45,7 @@ class KernelClock(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.root, self.cpu, self.started = psutil.Process(pid), {}, {}
+        self.helpers: dict[tuple[int, int], float] = {}
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -55,16 +56,22 @@ class KernelClock(threading.Thread):
                 return
             for child in children:
                 try:
-                    if "ipykernel" not in " ".join(child.cmdline()):
-                        continue
                     times = child.cpu_times()
-                    self.started.setdefault(child.pid, child.create_time())
-                    self.cpu[child.pid] = times.user + times.system
+                    if "ipykernel" in " ".join(child.cmdline()):
+                        self.started.setdefault(child.pid, child.create_time())
+                        self.cpu[child.pid] = times.user + times.system
+                        continue
+                    # A process a kernel started (`pf.in_parallel`'s): its CPU is the step's.
+                    kernel = next((p.pid for p in child.parents() if p.pid in self.started), None)
+                    if kernel is not None:
+                        self.helpers[(kernel, child.pid)] = times.user + times.system
                 except psutil.Error:
                     continue
 
     def per_kernel(self) -> list[float]:
-        return [self.cpu[pid] for pid in sorted(self.started, key=self.started.get)]
+        return [self.cpu[pid] + sum(cpu for (kernel, _), cpu in self.helpers.items()
+                                    if kernel == pid)
+                for pid in sorted(self.started, key=self.started.get)]
 
 
 def run_in_full(root: Path, slug: str) -> dict:

@@ -24,6 +24,9 @@ FINDING_MIME = "application/vnd.portfolio.finding+json"
 # `portfolio run` names a file here for each notebook, and shows its last line while the
 # notebook runs; outside a run, progress goes nowhere.
 PROGRESS_ENV = "PORTFOLIO_PROGRESS"
+# How many processes a notebook trains in side by side (`in_parallel`): `portfolio run` sets it
+# from the cores it gives the project; outside a run, from the machine's (`processes_for`).
+PROCESSES_ENV = "PORTFOLIO_PROCESSES"
 
 
 @dataclass(frozen=True)
@@ -389,24 +392,156 @@ def progress(text: str) -> None:
 _fits: dict[str, int] = {}
 
 
+def _count_fit(label: str, start: bool = False) -> int:
+    """The number of this fit of `label` (`start`: begin a new count). In a run the count is
+    kept in a file next to the progress file, so that fits in other processes
+    (`in_parallel`, scikit-learn's `n_jobs`) count together; each appends a line and counts
+    the lines up to its own."""
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        _fits[label] = 0 if start else _fits.get(label, 0) + 1
+        return _fits[label]
+    import hashlib
+
+    key = hashlib.sha256(label.encode("utf-8")).hexdigest()[:16].encode()
+    try:
+        with open(path + ".fits", "a+b") as file:
+            file.write((b"-" if start else b"") + key + b"\n")
+            end = file.tell()
+            file.seek(0)
+            lines = file.read(end).splitlines()
+    except OSError:
+        return 0
+    count = 0
+    for line in lines:
+        count = 0 if line == b"-" + key else count + (line == key)
+    return count
+
+
 def fit_progress(label: str, fits: int | None = None):
     """A Keras callback that reports `label: fit k[/fits], epoch e/E` through `progress`
     (`label: epoch e/E` for a single fit, `fits=1`).
 
     Fits are counted per label across the copies scikit-learn makes of the estimator (a
-    search or cross-validation clones it, callbacks included), so it counts folds and
-    candidates: start a new count with a new label.
+    search or cross-validation clones it, callbacks included) and across the processes that
+    train side by side, so it counts folds and candidates: start a new count with a new label.
     """
     import keras
 
-    _fits[label] = 0
+    _count_fit(label, start=True)
 
     class FitProgress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            _fits[label] += 1
+            self.number = _count_fit(label) if fits != 1 else 1
 
         def on_epoch_end(self, epoch, logs=None):
-            fit = "" if fits == 1 else f"fit {_fits[label]}{f'/{fits}' if fits else ''}, "
+            fit = "" if fits == 1 else f"fit {self.number}{f'/{fits}' if fits else ''}, "
             progress(f"{label}: {fit}epoch {epoch + 1}/{self.params['epochs']}")
 
     return FitProgress()
+
+
+_started: set[int] = set()
+
+
+def processes_for(cores: int) -> int:
+    """How many fits to run side by side on `cores` cores: one per two. A Keras fit on its own
+    keeps about 1.2 cores busy (its backend's threads); two fits on a two-core machine took
+    as long as one after the other (the shipped digits-cnn: 170-172 s in two processes against
+    143-171 s in one, side by side)."""
+    return max(1, cores // 2)
+
+
+def processes() -> int:
+    """How many processes train side by side (`in_parallel`, scikit-learn's `n_jobs`):
+    $PORTFOLIO_PROCESSES, which `portfolio run` sets from the cores it gives this project (1
+    in a fast run, whose fits are too short to pay for starting processes), else one per two
+    cores this process may use (`processes_for`).
+
+    Where that is more than one, the first call starts them, and each imports what the notebook
+    imported of Keras and its own models.py, so that the first folds do not wait for it.
+    """
+    value = os.environ.get(PROCESSES_ENV, "")
+    if not value:
+        try:
+            count = processes_for(len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - macOS and Windows
+            count = processes_for(os.cpu_count() or 1)
+    elif value.isascii() and value.isdigit() and int(value) >= 1:
+        count = int(value)
+    else:
+        raise ValueError(f"{PROCESSES_ENV}: expected a whole number of at least 1, got {value!r}")
+    if count > 1 and count not in _started:
+        import sys
+
+        from joblib import Parallel, delayed
+
+        modules = [name for name in ("keras", "models") if name in sys.modules]
+        Parallel(n_jobs=count)(delayed(_start_process)(modules) for _ in range(count))
+        _started.add(count)
+    return count
+
+
+def _start_process(modules: list[str]) -> None:
+    import importlib
+
+    quiet()
+    try:
+        from joblib.externals.loky import process_executor
+
+        # loky restarts a process whose memory grew by 300 MB after its first task, taking it
+        # for a leak: Keras' compiled networks grow more than that, and each restart would
+        # import Keras again.
+        process_executor._MAX_MEMORY_LEAK_SIZE = max(process_executor._MAX_MEMORY_LEAK_SIZE,
+                                                     8 * 2**30)
+    except (ImportError, AttributeError):  # pragma: no cover - another joblib
+        pass
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _quietly(function, *arguments):
+    quiet()
+    return function(*arguments)
+
+
+def in_parallel(function, tasks, workers: int | None = None):
+    """`function(*task)` for each task, `workers` (default `processes()`) at a time, each in a
+    process of its own: a generator of the results, in the order of the tasks.
+
+    Training a small network is mostly Python's and the backend's fixed costs, which one core
+    runs; two fits side by side take about as long as one. The processes are joblib's (loky):
+    they start once, import their libraries once, and stay for the next call while the kernel
+    lives. The function and its arguments travel to them pickled (cloudpickle): give them the
+    data as arguments. A task's results do not depend on the process it ran in, or on how many
+    ran side by side: each fit seeds its own network.
+
+    Leaving the loop early (a pruned trial) starts no further task; those already running
+    finish first, and their results are dropped. With one worker, the tasks run here, one
+    after the other.
+    """
+    tasks = list(tasks)
+    workers = min(processes() if workers is None else workers, len(tasks))
+    if workers <= 1:
+        for task in tasks:
+            yield function(*task)
+        return
+    from joblib import Parallel, delayed
+
+    stop = False
+
+    def feed():
+        for task in tasks:
+            if stop:
+                return
+            yield delayed(_quietly)(function, *task)
+
+    # Not joblib's own early exit: it kills the processes, and the next call starts them again.
+    results = Parallel(n_jobs=workers, return_as="generator", pre_dispatch="n_jobs")(feed())
+    try:
+        for result in results:  # noqa: UP028 (`yield from` would close `results` early)
+            yield result
+    finally:
+        stop = True
+        for _ in results:
+            pass

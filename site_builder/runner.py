@@ -9,7 +9,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from .errors import PortfolioError, ProjectError, os_error_line
 from .export import swap_in, write_json
 from .kernels import StartedKernel, imported_modules, register_engine
 from .layout import Portfolio, Project
-from .notebook import PROGRESS_ENV
+from .notebook import PROCESSES_ENV, PROGRESS_ENV, processes_for
 from .records import (
     Failure,
     Manifest,
@@ -62,6 +62,9 @@ class RunOptions:
     workers: int | None = None
     scheduler: str | None = None
     keep_going: bool = False
+    # How many processes a notebook trains in side by side (`pf.in_parallel`): None, one per
+    # two of the cores shared out among the projects that run side by side.
+    processes: int | None = None
 
 
 @dataclass
@@ -202,14 +205,14 @@ def _source_cell_number(executed: Path, cell_index: int | None = None) -> int | 
 
 
 def start_kernel(project: Project, step: str, after: StartedKernel | None = None,
-                 fast: bool = False) -> StartedKernel:
+                 fast: bool = False, processes: int | None = None) -> StartedKernel:
     """A kernel for one of the project's notebooks, importing what that notebook imports
     (once the kernel `after` has imported its own).
 
     In a fast run TensorFlow's oneDNN kernels are off unless TF_ENABLE_ONEDNN_OPTS says
     otherwise: they build their primitives on first use, which a fast run's few short fits pay
     for (29 s against 26 s for a new classification project's fast run, side by side)."""
-    env = _step_environment(project, step)
+    env = _step_environment(project, step, processes)
     if fast and "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
         env["TF_ENABLE_ONEDNN_OPTS"] = "0"
     return StartedKernel(project.notebooks_dir, project.logs_dir / "kernel.log",
@@ -221,8 +224,25 @@ def _imports(project: Project, step: str) -> list[str]:
                             project.dir)
 
 
-def _step_environment(project: Project, step: str) -> dict[str, str]:
-    return {PROGRESS_ENV: str(progress_file(project, step))}
+def _step_environment(project: Project, step: str, processes: int | None) -> dict[str, str]:
+    env = {PROGRESS_ENV: str(progress_file(project, step))}
+    if processes and PROCESSES_ENV not in os.environ:
+        env[PROCESSES_ENV] = str(processes)
+    return env
+
+
+def notebook_processes(options: RunOptions) -> int | None:
+    """How many processes each notebook trains in side by side: $PORTFOLIO_PROCESSES where set;
+    1 in a fast run, whose fits are too short to pay for starting processes that import
+    Keras; else `options.processes`, from the cores shared out among the projects running
+    (`pf.processes_for`)."""
+    if PROCESSES_ENV in os.environ:
+        value = os.environ[PROCESSES_ENV]
+        if not (value.isascii() and value.isdigit() and int(value) >= 1):
+            raise PortfolioError(f"{PROCESSES_ENV}: expected a whole number of at least 1, "
+                                 f"got '{value}'")
+        return int(value)
+    return 1 if options.fast else options.processes
 
 
 def kernel_leaders(project: Project, start: int, fast: bool) -> list[int]:
@@ -300,6 +320,7 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
     progress = progress_file(project, step)
     progress.parent.mkdir(parents=True, exist_ok=True)
     progress.unlink(missing_ok=True)
+    progress.with_name(progress.name + ".fits").unlink(missing_ok=True)  # `pf.fit_progress`'s
     reader = _ProgressReader(progress, report or (lambda event: None),
                              {"event": "detail", "project": project.slug, "step": step})
     reader.start()
@@ -307,7 +328,8 @@ def execute_step(project: Project, step: str, output: Path, options: RunOptions,
     try:
         parameters = run_parameters(read_notebook_json(source, where), options.fast)
         if after is not None:
-            why = kernel.reset(project.dir, project.notebooks_dir, _step_environment(project, step),
+            why = kernel.reset(project.dir, project.notebooks_dir,
+                               _step_environment(project, step, notebook_processes(options)),
                                _imports(project, step), START_TIMEOUT)
             if why is not None:
                 raise failed(f"could not start on the kernel it shares with "
@@ -456,7 +478,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
                 if leader not in kernels and leader >= index:
                     before = leaders[leader - 1] if leader else None
                     kernels[leader] = start_kernel(project, STEPS[leader], kernels.get(before),
-                                                   options.fast)
+                                                   options.fast, notebook_processes(options))
             report({"event": "step", "project": project.slug, "step": step.step})
             steps = {k: v for k, v in steps.items() if STEPS.index(k) < index}
             _write_state(project, RunState(steps=steps))
@@ -578,6 +600,11 @@ def _record_failure(project: Project, failure: Failure) -> None:
 def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[ProjectResult]:
     """Run the projects: in this process, on local processes, or on a Dask cluster."""
     workers = options.workers or os.cpu_count() or 1
+    if options.processes is None and not options.scheduler:
+        # The cores are shared out among the projects that run side by side; a Dask worker's
+        # notebooks use the cores of its machine.
+        side_by_side = min(workers, len(todo))
+        options = replace(options, processes=processes_for(_cores() // side_by_side))
     if options.scheduler:
         from distributed import Client
 
@@ -629,6 +656,13 @@ def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[Projec
         return results
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1
+
+
 _EVENTS = None
 
 
@@ -658,6 +692,7 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
     check_backend(options.backend)
     kernels_ahead()
     shared_kernels()
+    notebook_processes(options)
     known = {p.slug: p for p in portfolio.projects()}
     for slug in slugs:
         if slug not in known:
