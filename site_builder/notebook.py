@@ -454,21 +454,22 @@ def processes_for(cores: int) -> int:
 
 def processes() -> int:
     """How many processes train side by side (`in_parallel`, scikit-learn's `n_jobs`):
-    $PORTFOLIO_PROCESSES, which `portfolio run` sets from the cores it gives this project (1
-    in a fast run, whose fits are too short to pay for starting processes), else one per two
-    cores this process may use (`processes_for`).
+    $PORTFOLIO_PROCESSES (at most one per core), which `portfolio run` sets from the cores it
+    gives this project (1 in a fast run, whose fits are too short to pay for starting
+    processes), else one per two cores this process may use (`processes_for`).
 
     Where that is more than one, the first call starts them, and each imports what the notebook
     imported of Keras and its own models.py, so that the first folds do not wait for it.
     """
     value = os.environ.get(PROCESSES_ENV, "")
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        cores = os.cpu_count() or 1
     if not value:
-        try:
-            count = processes_for(len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - macOS and Windows
-            count = processes_for(os.cpu_count() or 1)
+        count = processes_for(cores)
     elif value.isascii() and value.isdigit() and int(value) >= 1:
-        count = int(value)
+        count = min(int(value), cores)  # more processes than cores only slow each fit down
     else:
         raise ValueError(f"{PROCESSES_ENV}: expected a whole number of at least 1, got {value!r}")
     if count > 1 and count not in _started:

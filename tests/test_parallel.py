@@ -151,3 +151,9 @@ def test_a_search_in_two_processes_finds_what_one_finds(portfolio_root, tmp_path
 @pytest.mark.parametrize(("cores", "processes"), [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8)])
 def test_one_process_trains_per_two_cores(cores, processes):
     assert pf.processes_for(cores) == processes
+
+
+def test_no_more_processes_than_cores_start(monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_PROCESSES", "100000")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert pf.processes() == 1

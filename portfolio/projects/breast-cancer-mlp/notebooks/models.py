@@ -6,7 +6,8 @@ cross-validation fits both on each fold's training rows only.
 
 import keras
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 
@@ -148,3 +149,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return members[0]
         inputs = keras.Input(shape=(self.n_features_in_,))
         return keras.Model(inputs, keras.layers.Average()([m(inputs) for m in members]))
+
+
+def fold_score(model, X, y, fit_rows, score_rows, scoring):
+    """One fold of cross-validation: `model` (a pipeline, cloned) fitted on the rows `fit_rows`
+    and scored with `scoring` on the rows `score_rows`, which it never saw; a function, for
+    `pf.in_parallel` to run in another process."""
+    fitted = clone(model).fit(X.iloc[fit_rows], y.iloc[fit_rows])
+    return get_scorer(scoring)(fitted, X.iloc[score_rows], y.iloc[score_rows])

@@ -7,7 +7,7 @@ cross-validation fits the preprocessing and the network on each fold's training 
 import keras
 import numpy as np
 import tensorflow as tf  # tf.data: the rows as a stream of shuffled batches
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 
 # The untuned network of step 3: common starting values for a small MLP. Step 4 searches
 # around them and keeps what it finds only where it cross-validates better.
@@ -147,3 +147,10 @@ class MLPRegressor(RegressorMixin, BaseEstimator):
             keras.Input(shape=(self.n_features_in_,)), model,
             keras.layers.Rescaling(scale=float(target_std), offset=float(target_mean)),
         ])
+
+
+def fold_predictions(model, X, y, fit_rows, predict_rows):
+    """One fold of cross-validation: `model` (a pipeline, cloned) fitted on the rows
+    `fit_rows`, and its predictions for the rows `predict_rows`, which it never saw; a
+    function, for `pf.in_parallel` to run in another process."""
+    return clone(model).fit(X.iloc[fit_rows], y[fit_rows]).predict(X.iloc[predict_rows])

@@ -177,6 +177,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return network
 
 
+def fold_probabilities(X, y, fit_rows, score_rows, settings, seed, callbacks=()):
+    """One fold of cross-validation: a `CNNClassifier(**settings)` fitted on the rows
+    `fit_rows`, and its class probabilities for the rows `score_rows`, which it never saw; a
+    function, for `pf.in_parallel` to run in another process."""
+    model = CNNClassifier(**settings, seed=seed, callbacks=callbacks)
+    return model.fit(X[fit_rows], y[fit_rows]).predict_proba(X[score_rows])
+
+
 def average_network(members):
     """One network for fitted `CNNClassifier`s: the class probabilities of each, averaged (an
     ensemble), without the augmentation layers."""
