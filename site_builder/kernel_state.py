@@ -88,11 +88,5 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session()
     if "site_builder.notebook" in sys.modules:
-        sys.modules["site_builder.notebook"]._fits.clear()
-        sys.modules["site_builder.notebook"]._started.clear()
-    # `pf.in_parallel`'s processes imported the last notebook's modules (models.py) with its
-    # environment: the next notebook starts its own.
-    executors = sys.modules.get("joblib.externals.loky.reusable_executor")
-    if executors is not None and executors._executor is not None:
-        executors._executor.shutdown(wait=True, kill_workers=True)
+        sys.modules["site_builder.notebook"].forget()
     gc.collect()

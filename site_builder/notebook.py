@@ -546,3 +546,17 @@ def in_parallel(function, tasks, workers: int | None = None):
         stop = True
         for _ in results:
             pass
+
+
+def forget() -> None:
+    """Forget what the last notebook started, for the next one on the same kernel (a fast
+    run's shared kernel, `site_builder.kernel_state`): its fit counts, and the processes
+    `in_parallel` trained in, which imported its modules (models.py) with its environment."""
+    _fits.clear()
+    _started.clear()
+    import sys
+
+    executors = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(executors, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)

@@ -157,3 +157,19 @@ def test_no_more_processes_than_cores_start(monkeypatch):
     monkeypatch.setenv("PORTFOLIO_PROCESSES", "100000")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert pf.processes() == 1
+
+
+def test_forget_stops_the_processes_for_the_next_notebook_on_the_kernel(tmp_path):
+    import psutil
+
+    log = tmp_path / "started.txt"
+    pids = {pid for _, pid in pf.in_parallel(_slow_square, [(n, log) for n in range(2)],
+                                             workers=2)}
+    assert all(psutil.pid_exists(pid) for pid in pids)
+    pf.forget()
+    time.sleep(0.5)
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                   for pid in pids)
+    again = {pid for _, pid in pf.in_parallel(_slow_square, [(n, log) for n in range(2)],
+                                              workers=2)}
+    assert again.isdisjoint(pids)
