@@ -405,10 +405,14 @@ def _count_fit(label: str, start: bool = False) -> int:
 
     key = hashlib.sha256(label.encode("utf-8")).hexdigest()[:16].encode()
     try:
-        with open(path + ".fits", "a+b") as file:
-            file.write((b"-" if start else b"") + key + b"\n")
-            end = file.tell()
-            file.seek(0)
+        # One unbuffered write in append mode: whole, and after every line written before it.
+        descriptor = os.open(path + ".fits", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(descriptor, (b"-" if start else b"") + key + b"\n")
+            end = os.lseek(descriptor, 0, os.SEEK_CUR)
+        finally:
+            os.close(descriptor)
+        with open(path + ".fits", "rb") as file:
             lines = file.read(end).splitlines()
     except OSError:
         return 0
@@ -483,10 +487,20 @@ def processes() -> int:
     return count
 
 
+def _in_process() -> None:
+    """In one of `in_parallel`'s processes: quiet libraries, and the process ends with the
+    kernel that started it, however the kernel ends (killed with its run, too), instead of
+    waiting out joblib's idle timeout of five minutes."""
+    from .site.workers import die_with_parent
+
+    quiet()
+    die_with_parent(os.getppid())
+
+
 def _start_process(modules: list[str]) -> None:
     import importlib
 
-    quiet()
+    _in_process()
     try:
         from joblib.externals.loky import process_executor
 
@@ -502,7 +516,7 @@ def _start_process(modules: list[str]) -> None:
 
 
 def _quietly(function, *arguments):
-    quiet()
+    _in_process()
     return function(*arguments)
 
 
@@ -517,12 +531,12 @@ def in_parallel(function, tasks, workers: int | None = None):
     data as arguments. A task's results do not depend on the process it ran in, or on how many
     ran side by side: each fit seeds its own network.
 
-    Leaving the loop early (a pruned trial) starts no further task; those already running
-    finish first, and their results are dropped. With one worker, the tasks run here, one
-    after the other.
+    Leaving the loop early (a pruned trial: a `for` loop that breaks closes the generator)
+    starts no further task; those already running finish first, and their results are
+    dropped. With one worker, the tasks run here, one after the other.
     """
     tasks = list(tasks)
-    workers = min(processes() if workers is None else workers, len(tasks))
+    workers = processes() if workers is None else workers
     if workers <= 1:
         for task in tasks:
             yield function(*task)
@@ -537,7 +551,9 @@ def in_parallel(function, tasks, workers: int | None = None):
                 return
             yield delayed(_quietly)(function, *task)
 
-    # Not joblib's own early exit: it kills the processes, and the next call starts them again.
+    # Always `workers` processes, whatever the number of tasks: joblib would otherwise shrink
+    # and grow its pool, and a new process has not imported the notebook's modules. Not
+    # joblib's own early exit either: it kills the processes.
     results = Parallel(n_jobs=workers, return_as="generator", pre_dispatch="n_jobs")(feed())
     try:
         for result in results:  # noqa: UP028 (`yield from` would close `results` early)

@@ -240,7 +240,7 @@ def notebook_processes(options: RunOptions) -> int | None:
         value = os.environ[PROCESSES_ENV]
         if not (value.isascii() and value.isdigit() and int(value) >= 1):
             raise PortfolioError(f"{PROCESSES_ENV}: expected a whole number of at least 1, "
-                                 f"got '{value}'")
+                                 f"got {value!r}")
         return int(value)
     return 1 if options.fast else options.processes
 

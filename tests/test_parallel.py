@@ -62,7 +62,7 @@ def test_one_worker_runs_the_tasks_here_one_after_the_other(tmp_path):
     assert results == [(0, os.getpid()), (1, os.getpid()), (4, os.getpid())]
 
 
-@pytest.mark.parametrize("value", ["0", "two", "-1", " 2", "²"])
+@pytest.mark.parametrize("value", ["0", "two", "-1", " 2", "²", "2\n"])
 def test_a_bad_number_of_processes_is_one_line_naming_the_variable(monkeypatch, value):
     monkeypatch.setenv("PORTFOLIO_PROCESSES", value)
     with pytest.raises(ValueError) as error:
@@ -72,7 +72,7 @@ def test_a_bad_number_of_processes_is_one_line_naming_the_variable(monkeypatch, 
     with pytest.raises(PortfolioError) as error:
         notebook_processes(RunOptions())
     assert error.value.message == (f"PORTFOLIO_PROCESSES: expected a whole number of at least 1, "
-                                   f"got '{value}'")
+                                   f"got {value!r}")
 
 
 def test_a_fast_run_trains_in_one_process_and_a_full_run_in_the_cores_given(monkeypatch):
@@ -173,3 +173,60 @@ def test_forget_stops_the_processes_for_the_next_notebook_on_the_kernel(tmp_path
     again = {pid for _, pid in pf.in_parallel(_slow_square, [(n, log) for n in range(2)],
                                               workers=2)}
     assert again.isdisjoint(pids)
+
+
+def _count(label, times):
+    return [pf._count_fit(label) for _ in range(times)]
+
+
+def test_fit_numbers_are_distinct_when_processes_start_fits_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_PROGRESS", str(tmp_path / "04_improve_results.txt"))
+    pf._count_fit("trial 1/2", start=True)
+    numbers = [n for part in pf.in_parallel(_count, [("trial 1/2", 150)] * 4, workers=2)
+               for n in part]
+    assert sorted(numbers) == list(range(1, 601))
+
+
+def test_the_processes_keep_their_number_whatever_the_number_of_tasks(tmp_path):
+    log = tmp_path / "started.txt"
+    both = {pid for _, pid in pf.in_parallel(_slow_square, [(n, log) for n in range(2)],
+                                             workers=2)}
+    one = {pid for _, pid in pf.in_parallel(_slow_square, [(0, log)], workers=2)}
+    again = {pid for _, pid in pf.in_parallel(_slow_square, [(n, log) for n in range(2)],
+                                              workers=2)}
+    assert one <= both and again == both
+
+
+KERNEL = """
+import sys, time
+from site_builder import notebook as pf
+from tests.test_parallel import _slow_square
+pids = {pid for _, pid in pf.in_parallel(_slow_square, [(n, sys.argv[1]) for n in range(2)],
+                                         workers=2)}
+print(*pids, flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_processes_end_with_the_kernel_killed_under_them(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    kernel = subprocess.Popen([sys.executable, "-c", KERNEL, str(tmp_path / "log.txt")],
+                              stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    pids = [int(pid) for pid in kernel.stdout.readline().split()]
+    assert len(pids) == 2 and all(psutil.pid_exists(pid) for pid in pids)
+    kernel.send_signal(signal.SIGKILL)
+    kernel.wait()
+    kernel.stdout.close()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if psutil.pid_exists(pid)
+                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    assert alive == []
