@@ -448,12 +448,27 @@ def fit_progress(label: str, fits: int | None = None):
 _started: set[int] = set()
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1
+
+
 def processes_for(cores: int) -> int:
     """How many fits to run side by side on `cores` cores: one per two. A Keras fit on its own
-    keeps about 1.2 cores busy (its backend's threads); two fits on a two-core machine took
-    as long as one after the other (the shipped digits-cnn: 170-172 s in two processes against
-    143-171 s in one, side by side)."""
+    keeps about 1.2 cores busy (its backend's threads); on two cores, two fits side by side
+    each took about 40 % longer, and a full run of the shipped digits-cnn 1.02-1.09 times as
+    long as with one (`benchmarks/parallel_folds.py`)."""
     return max(1, cores // 2)
+
+
+def processes_from(value: str) -> int:
+    """$PORTFOLIO_PROCESSES as a number, or ValueError naming it."""
+    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise ValueError(f"{PROCESSES_ENV}: expected a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def processes() -> int:
@@ -466,16 +481,8 @@ def processes() -> int:
     imported of Keras and its own models.py, so that the first folds do not wait for it.
     """
     value = os.environ.get(PROCESSES_ENV, "")
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS and Windows
-        cores = os.cpu_count() or 1
-    if not value:
-        count = processes_for(cores)
-    elif value.isascii() and value.isdigit() and int(value) >= 1:
-        count = min(int(value), cores)  # more processes than cores only slow each fit down
-    else:
-        raise ValueError(f"{PROCESSES_ENV}: expected a whole number of at least 1, got {value!r}")
+    # More processes than cores only slow each fit down.
+    count = min(processes_from(value), cores()) if value else processes_for(cores())
     if count > 1 and count not in _started:
         import sys
 
@@ -524,10 +531,10 @@ def in_parallel(function, tasks, workers: int | None = None):
     """`function(*task)` for each task, `workers` (default `processes()`) at a time, each in a
     process of its own: a generator of the results, in the order of the tasks.
 
-    Training a small network is mostly Python's and the backend's fixed costs, which one core
-    runs; two fits side by side take about as long as one. The processes are joblib's (loky):
-    they start once, import their libraries once, and stay for the next call while the kernel
-    lives. The function and its arguments travel to them pickled (cloudpickle): give them the
+    Training a small network is mostly Python's and the backend's fixed costs, so folds side by
+    side pay where there are cores to spare (see `processes_for`). The processes are joblib's
+    (loky): they start once, import their libraries once, and stay for the next call while
+    the kernel lives. The function and its arguments travel to them pickled (cloudpickle): give them the
     data as arguments. A task's results do not depend on the process it ran in, or on how many
     ran side by side: each fit seeds its own network.
 

@@ -29,7 +29,7 @@ from .errors import PortfolioError, ProjectError, os_error_line
 from .export import swap_in, write_json
 from .kernels import StartedKernel, imported_modules, register_engine
 from .layout import Portfolio, Project
-from .notebook import PROCESSES_ENV, PROGRESS_ENV, processes_for
+from .notebook import PROCESSES_ENV, PROGRESS_ENV, cores, processes_for, processes_from
 from .records import (
     Failure,
     Manifest,
@@ -237,11 +237,10 @@ def notebook_processes(options: RunOptions) -> int | None:
     Keras; else `options.processes`, from the cores shared out among the projects running
     (`pf.processes_for`)."""
     if PROCESSES_ENV in os.environ:
-        value = os.environ[PROCESSES_ENV]
-        if not (value.isascii() and value.isdigit() and int(value) >= 1):
-            raise PortfolioError(f"{PROCESSES_ENV}: expected a whole number of at least 1, "
-                                 f"got {value!r}")
-        return int(value)
+        try:
+            return processes_from(os.environ[PROCESSES_ENV])
+        except ValueError as exc:
+            raise PortfolioError(str(exc)) from None
     return 1 if options.fast else options.processes
 
 
@@ -604,7 +603,7 @@ def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[Projec
         # The cores are shared out among the projects that run side by side; a Dask worker's
         # notebooks use the cores of its machine.
         side_by_side = min(workers, len(todo))
-        options = replace(options, processes=processes_for(_cores() // side_by_side))
+        options = replace(options, processes=processes_for(cores() // side_by_side))
     if options.scheduler:
         from distributed import Client
 
@@ -654,13 +653,6 @@ def _dispatch(todo: list[Project], options: RunOptions, progress) -> list[Projec
                     for other in pending:
                         other.cancel()
         return results
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS and Windows
-        return os.cpu_count() or 1
 
 
 _EVENTS = None
