@@ -484,6 +484,9 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
             t0 = time.monotonic()
             keep = index + 1 < len(STEPS) and leaders[index + 1] == leaders[index]
             kernel = kernels[leaders[index]] if keep else kernels.pop(leaders[index])
+            if index == len(STEPS) - 1:
+                # The last step saves the model: nothing of an earlier run may be exported with it.
+                shutil.rmtree(project.artifacts_dir / "model", ignore_errors=True)
             execute_step(project, step.step, target, options, kernel, report,
                          after=STEPS[index - 1] if leaders[index] != index else None,
                          keep=keep)

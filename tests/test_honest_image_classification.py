@@ -106,6 +106,10 @@ def shapes_project(tmp_path_factory) -> tuple[Path, Path, list[dict]]:
     result = cli(root, "new", "Shapes", "--problem", "image-classification", "--data", str(folder),
                  "--no-input")
     assert result.exit_code == 0, result.output
+    # What an earlier run (or another kind of model) left in artifacts/model is not exported.
+    stale = root / "portfolio/projects/shapes/artifacts/model"
+    stale.mkdir(parents=True)
+    (stale / "classical.joblib").write_bytes(b"an earlier run's model")
     saved = {key: os.environ.get(key) for key in ("IPYTHONDIR", "RECORD_ROWS")}
     os.environ.update(IPYTHONDIR=str(base / "ipython"), RECORD_ROWS=str(log))
     try:
@@ -191,6 +195,8 @@ def test_the_images_are_described_as_they_are(shapes_project):
     assert {key: spec[key] for key in ("height", "width", "channels", "divide_by", "resize")} == {
         "height": 24, "width": 24, "channels": 1, "divide_by": 255.0, "resize": None}
     assert json.loads((project / "export/model/classes.json").read_text()) == list(COUNTS)
+    assert sorted(p.name for p in (project / "export/model").iterdir()) == [
+        "README.md", "browser.json", "classes.json", "model.json", "model.keras", "model.onnx"]
 
 
 @pytest.mark.kernel
