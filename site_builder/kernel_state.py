@@ -71,9 +71,16 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
             delattr(builtins, name)
     os.environ.update(environment)
     project = Path(project_dir).resolve()
+    # Thousands of modules are loaded (TensorFlow's alone): their folders are resolved once.
+    folders: dict[str, bool] = {}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(project):
+        if not isinstance(file, str):
+            continue
+        folder = os.path.dirname(file)
+        if folder not in folders:
+            folders[folder] = Path(folder).resolve().is_relative_to(project)
+        if folders[folder]:
             del sys.modules[name]
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
@@ -86,7 +93,11 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
             else:
                 matplotlib.rcdefaults()
     if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+        clear_session = sys.modules["keras"].backend.clear_session
+        try:
+            clear_session(free_memory=False)  # garbage is collected once, below
+        except TypeError:  # a Keras without the argument
+            clear_session()
     if "site_builder.notebook" in sys.modules:
         sys.modules["site_builder.notebook"].forget()
     gc.collect()
