@@ -71,14 +71,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     `fit` holds out a stratified `validation_fraction` of the rows it is given and stops
     when the loss on them has not improved for `patience` epochs, keeping the best epoch's
-    weights: `max_epochs` is a ceiling, not a cost. With `n_networks` > 1 it is an ensemble:
+    weights: `max_epochs` is a ceiling, not a cost. The fraction is a tenth: on a few hundred
+    rows every row held out is one the network does not learn from. With `n_networks` > 1 it is an ensemble:
     that many networks, each from its own seed (initial weights, dropout, order of the
     batches, early-stopping slice), whose predicted probabilities are averaged.
     """
 
     def __init__(self, hidden_layers=2, units=32, dropout=0.2, l2=0.0, learning_rate=1e-3,
                  batch_size=32, n_networks=1, max_epochs=200, patience=10,
-                 validation_fraction=0.15, random_state=0, callbacks=()):
+                 validation_fraction=0.1, random_state=0, callbacks=()):
         self.hidden_layers = hidden_layers
         self.units = units
         self.dropout = dropout
