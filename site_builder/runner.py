@@ -486,7 +486,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
             kernel = kernels[leaders[index]] if keep else kernels.pop(leaders[index])
             if index == len(STEPS) - 1:
                 # The last step saves the model: nothing of an earlier run may be exported with it.
-                shutil.rmtree(project.artifacts_dir / "model", ignore_errors=True)
+                _empty(project.artifacts_dir / "model")
             execute_step(project, step.step, target, options, kernel, report,
                          after=STEPS[index - 1] if leaders[index] != index else None,
                          keep=keep)
@@ -521,6 +521,14 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
     seconds = time.monotonic() - started
     report({"event": "done", "project": project.slug, "seconds": seconds})
     return ProjectResult(project.slug, "ran", plan.reason, executed, seconds)
+
+
+def _empty(path: Path) -> None:
+    """Remove `path` (a folder, a file, or a link, never what a link points to), if there."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def _where(project: Project, staging: Path, filename: str | None) -> str:

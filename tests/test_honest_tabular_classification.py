@@ -355,3 +355,17 @@ def test_a_network_trained_again_on_its_kept_graph_matches_a_new_one():
     assert list(first.classes_) == ["down", "up"]
     assert set(first.predict(X)) <= {"down", "up"}
     assert first.predict_proba(X).shape == (120, 2)
+
+
+def test_early_stopping_holds_out_a_tenth_and_at_least_a_row_of_each_class():
+    pytest.importorskip("keras")
+    spec = importlib.util.spec_from_file_location("tc_models_small", TEMPLATE / "models.py")
+    models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(models)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(12, 3))
+    y = np.repeat(["a", "b", "c"], 4)  # a tenth of 12 rows is 2: one class would go without
+    assert models.MLPClassifier(max_epochs=2).fit(X, y).stopping_rows_ == 3
+    X = rng.normal(size=(364, 3))
+    y = np.where(X[:, 0] > 0, "up", "down")
+    assert models.MLPClassifier(max_epochs=2).fit(X, y).stopping_rows_ == 37

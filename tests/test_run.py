@@ -226,3 +226,21 @@ def test_predict_on_the_test_rows_reproduces_the_classification_test_score(
     assert shown["predicted"].tolist() == step5["predicted"].tolist()
     for label in spec["classes"]:
         assert np.allclose(shown[f"p({label})"], step5[f"p({label})"], atol=1e-5)
+
+
+def test_emptying_the_model_folder_removes_a_link_and_never_what_it_points_to(tmp_path):
+    kept = tmp_path / "elsewhere"
+    kept.mkdir()
+    (kept / "precious.txt").write_text("keep me")
+    model = tmp_path / "artifacts" / "model"
+    model.parent.mkdir()
+    model.symlink_to(kept, target_is_directory=True)
+    runner._empty(model)
+    assert not model.exists() and not model.is_symlink()
+    assert (kept / "precious.txt").read_text() == "keep me"
+    model.mkdir()
+    (model / "inner").symlink_to(kept, target_is_directory=True)
+    (model / "old.onnx").write_bytes(b"x")
+    runner._empty(model)
+    assert not model.exists() and (kept / "precious.txt").is_file()
+    runner._empty(model)  # nothing there: nothing to do

@@ -102,9 +102,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
         self.n_features_in_ = X.shape[1]
         self.weights_, self.history_, self.best_epochs_ = [], [], []
+        # At least a row of each class, which a stratified split needs on small data.
+        n_stop = max(int(np.ceil(self.validation_fraction * len(codes))), len(self.classes_))
         for seed in range(self.random_state, self.random_state + self.n_networks):
             X_fit, X_stop, y_fit, y_stop = train_test_split(
-                X, codes, test_size=self.validation_fraction, stratify=codes, random_state=seed
+                X, codes, test_size=n_stop, stratify=codes, random_state=seed
             )
             model = _new_network(X.shape[1], len(self.classes_), seed, self.learning_rate,
                                  **self._shape())
