@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,6 +58,23 @@ def steps(root: Path, slug: str) -> dict[str, float]:
     return {n["step"][:2]: n["seconds"] for n in manifest["notebooks"]}
 
 
+def cells(root: Path, slug: str) -> list[tuple[float, str, str]]:
+    """Each code cell of the run's exported notebooks: its seconds (from the execution times
+    the kernel reported), its step and its first line."""
+    found = []
+    for notebook in sorted((root / "portfolio/projects" / slug / "export/notebooks").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            timing = cell.get("metadata", {}).get("execution", {})
+            if cell["cell_type"] != "code" or "iopub.execute_input" not in timing:
+                continue
+            start, end = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            source = "".join(cell["source"]).strip().splitlines()
+            found.append(((end - start).total_seconds(), notebook.name[:2],
+                          source[0] if source else ""))
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -66,6 +84,8 @@ def main() -> None:
     load = os.getloadavg()
     times: dict[str, dict[str, list[float]]] = {t: {m: [] for m in MODES} for t in types}
     last_steps: dict[str, dict[str, float]] = {}
+    last_cells: dict[str, list[tuple[float, str, str]]] = {}
+    last_whole: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "folio"
         subprocess.run([sys.executable, "-m", "site_builder", "init", str(root)], check=True,
@@ -83,6 +103,8 @@ def main() -> None:
                     times[problem][mode].append(seconds)
                     if mode == "shared":
                         last_steps[problem] = steps(root, problem)
+                        last_cells[problem] = cells(root, problem)
+                        last_whole[problem] = seconds
                     print(f"{problem} {mode}: {seconds:.1f} s", flush=True)
     rows = ["| problem type | shared kernels (default), s | own kernels, s | in turn, s | "
             "shared / own | steps 1-5, s (last shared run) |", "|---|---:|---:|---:|---:|---|"]
@@ -91,7 +113,16 @@ def main() -> None:
         per_step = ", ".join(f"{s:.1f}" for s in last_steps[problem].values())
         rows.append(f"| {problem} | **{shared:.1f}** | {own:.1f} | {in_turn:.1f} | "
                     f"{shared / own:.2f} | {per_step} |")
-    print("\n".join(rows))
+    where = ["| problem type | whole command, s | in code cells, s | around them, s | "
+             "the longest cells (step: seconds, first line) |", "|---|---:|---:|---:|---|"]
+    for problem in types:
+        found = last_cells[problem]
+        inside = sum(seconds for seconds, _, _ in found)
+        longest = "; ".join(f"{step}: {seconds:.1f} `{line[:40]}`" for seconds, step, line
+                            in sorted(found, reverse=True)[:3])
+        where.append(f"| {problem} | {last_whole[problem]:.1f} | {inside:.1f} | "
+                     f"{last_whole[problem] - inside:.1f} | {longest} |")
+    print("\n".join(rows + [""] + where))
     command = "python benchmarks/fast_runs.py" + "".join(f" {a}" for a in sys.argv[1:])
     section = "\n".join([
         "## How long a fast run of a new project takes", "",
@@ -104,7 +135,12 @@ def main() -> None:
         "steps 1-2 run. \"Own kernels\" (`PORTFOLIO_SHARED_KERNELS=0`, as a full run): a "
         "kernel per notebook, the next two started and importing their libraries while one "
         "notebook runs. \"In turn\" (`PORTFOLIO_KERNELS_AHEAD=0` too): each kernel started "
-        "when its notebook starts.", "", *rows])
+        "when its notebook starts.", "", *rows, "",
+        "Where the last shared run of each type spent its time: in the notebooks' code cells "
+        "(as the kernel timed them: the training, the figures, saving and checking the model) "
+        "and around them (starting the command and its kernels, waiting for the training "
+        "kernel's import of Keras, resetting the shared kernel between notebooks, reading and "
+        "writing the notebooks and the export).", "", *where])
     write_section("fast-runs", section)
 
 
