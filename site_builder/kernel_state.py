@@ -2,12 +2,15 @@
 and put back between two notebooks that share the kernel (`portfolio run --fast`).
 
 Runs inside the kernel. Put back: the variables (those IPython's startup files defined as they
-were), the input and output history, the execution count, the working folder, the environment
-variables, `sys.path`, the warnings filters, the names added to `builtins`, matplotlib's
-settings and figures, Keras' session, and the project's own modules (its `models.py`), which
-the next notebook imports afresh. Installed libraries stay imported: not importing them again
-is what sharing a kernel is for. The random generators are left as they are: every notebook
-seeds them in its setup cell.
+were), the input and output history, the execution count, IPython's event callbacks, the
+working folder, the environment variables, `sys.path`, the recursion limit, the warnings
+filters, `builtins` (names added or replaced), the printing options of NumPy and pandas,
+matplotlib's settings and figures, Keras' session and global settings (float type, dtype
+policy, image data format, epsilon, epoch and step caps, logging), TensorFlow's eager switch,
+and the project's own modules (its `models.py`, its packages), which the next notebook
+imports afresh. Installed libraries stay imported: not importing them again is what sharing a
+kernel is for. The random generators are left as they are: every notebook seeds them in its
+setup cell.
 """
 
 from __future__ import annotations
@@ -20,6 +23,101 @@ import warnings
 from pathlib import Path
 
 _fresh: dict | None = None
+_MISSING = object()
+
+# Keras' global settings: (getter, setter) in keras.config.
+_KERAS_SETTINGS = {
+    "floatx": ("floatx", "set_floatx"),
+    "dtype_policy": ("dtype_policy", "set_dtype_policy"),
+    "image_data_format": ("image_data_format", "set_image_data_format"),
+    "epsilon": ("epsilon", "set_epsilon"),
+    "max_epochs": ("max_epochs", "set_max_epochs"),
+    "max_steps_per_epoch": ("max_steps_per_epoch", "set_max_steps_per_epoch"),
+}
+_KERAS_SWITCHES = {
+    "is_interactive_logging_enabled": ("enable_interactive_logging",
+                                       "disable_interactive_logging"),
+    "is_traceback_filtering_enabled": ("enable_traceback_filtering",
+                                       "disable_traceback_filtering"),
+}
+
+
+def _libraries() -> dict:
+    """The global settings of the libraries imported so far that a notebook may change."""
+    found: dict = {}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        found["numpy"] = numpy.get_printoptions()
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        try:
+            found["pandas"] = _pandas_options(pandas)
+        except Exception:  # noqa: BLE001 - another pandas: its defaults are put back instead
+            pass
+    keras = sys.modules.get("keras")
+    config = getattr(keras, "config", None)
+    if config is not None:
+        settings = {name: getattr(config, getter)() for name, (getter, _) in
+                    _KERAS_SETTINGS.items() if hasattr(config, getter)}
+        settings.update({name: getattr(config, name)() for name in _KERAS_SWITCHES
+                         if hasattr(config, name)})
+        found["keras"] = settings
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None and hasattr(tensorflow, "config"):
+        found["tensorflow"] = tensorflow.config.functions_run_eagerly()
+    return found
+
+
+def _pandas_options(pandas) -> dict:
+    from pandas._config import config
+
+    values = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key in config._registered_options:
+            if key not in config._deprecated_options:
+                values[key] = pandas.get_option(key)
+    return values
+
+
+def _put_back_libraries(saved: dict) -> None:
+    """Put the libraries' settings back as `_libraries` saw them; a library imported since
+    then gets its defaults where it has them."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and "numpy" in saved:
+        numpy.set_printoptions(**saved["numpy"])
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if "pandas" in saved:
+                for key, value in saved["pandas"].items():
+                    if pandas.get_option(key) != value:
+                        pandas.set_option(key, value)
+            else:
+                pandas.reset_option("all")
+    keras = sys.modules.get("keras")
+    config = getattr(keras, "config", None)
+    if config is not None and "keras" in saved:
+        settings = saved["keras"]
+        for name, (getter, setter) in _KERAS_SETTINGS.items():
+            if name in settings and getattr(config, getter)() != settings[name]:
+                getattr(config, setter)(settings[name])
+        for name, (enable, disable) in _KERAS_SWITCHES.items():
+            if name in settings and getattr(config, name)() != settings[name]:
+                getattr(config, enable if settings[name] else disable)()
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None and "tensorflow" in saved:
+        tensorflow.config.run_functions_eagerly(saved["tensorflow"])
+
+
+def _from_notebook(function, project: Path) -> bool:
+    """Whether `function` was defined in a notebook's cells or in the project's own modules."""
+    name = getattr(function, "__module__", None)
+    if name == "__main__":
+        return True
+    file = getattr(sys.modules.get(name or ""), "__file__", None)
+    return isinstance(file, str) and Path(file).resolve().is_relative_to(project)
 
 
 def keep() -> None:
@@ -36,8 +134,11 @@ def keep() -> None:
         "environ": dict(os.environ),
         "path": list(sys.path),
         "filters": list(warnings.filters),
-        "builtins": set(vars(builtins)),
+        "builtins": dict(vars(builtins)),
+        "recursion": sys.getrecursionlimit(),
+        "events": {event: list(callbacks) for event, callbacks in shell.events.callbacks.items()},
         "rc": dict(matplotlib.rcParams) if matplotlib is not None else None,
+        "libraries": _libraries(),
     }
 
 
@@ -52,8 +153,8 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
     # IPython's reset does): a startup file may have hooked the imports with its own names.
     saved = fresh.get("namespace", {})
     namespace, hidden = shell.user_ns, shell.user_ns_hidden
-    for name in [name for name in namespace
-                 if name not in hidden and name not in saved and not name.startswith("__")]:
+    for name in [name for name in namespace if name not in hidden and name not in saved
+                 and not (name.startswith("__") and name.endswith("__"))]:
         del namespace[name]
     namespace.update(saved)
     shell.displayhook.flush()  # Out and _, __, ___
@@ -67,20 +168,38 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
         warnings.resetwarnings()
         warnings.filters[:] = fresh["filters"]
         getattr(warnings, "_filters_mutated", lambda: None)()
-        for name in set(vars(builtins)) - fresh["builtins"]:
+        for name in set(vars(builtins)) - set(fresh["builtins"]):
             delattr(builtins, name)
+        for name, value in fresh["builtins"].items():
+            if vars(builtins).get(name, _MISSING) is not value:
+                setattr(builtins, name, value)
+        sys.setrecursionlimit(fresh["recursion"])
     os.environ.update(environment)
     project = Path(project_dir).resolve()
+    # IPython's event callbacks that the notebook or the project's modules registered go; those
+    # of the libraries (matplotlib's inline figures, registered when pyplot is first imported)
+    # stay.
+    for event, callbacks in shell.events.callbacks.items():
+        before = fresh.get("events", {}).get(event, [])
+        callbacks[:] = [callback for callback in callbacks
+                        if any(callback is kept for kept in before)
+                        or not _from_notebook(callback, project)]
     # Thousands of modules are loaded (TensorFlow's alone): their folders are resolved once.
     folders: dict[str, bool] = {}
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if not isinstance(file, str):
-            continue
-        folder = os.path.dirname(file)
-        if folder not in folders:
-            folders[folder] = Path(folder).resolve().is_relative_to(project)
-        if folders[folder]:
+        if isinstance(file, str):
+            places = [os.path.dirname(file)]
+        else:  # a namespace package has its folders only
+            try:
+                places = [place for place in getattr(module, "__path__", None) or []
+                          if isinstance(place, str)]
+            except Exception:  # noqa: BLE001 - a module's own __path__ may be anything
+                places = []
+        for folder in places:
+            if folder not in folders:
+                folders[folder] = Path(folder).resolve().is_relative_to(project)
+        if any(folders[folder] for folder in places):
             del sys.modules[name]
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
@@ -92,6 +211,7 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
                 matplotlib.rcParams.update(fresh["rc"])
             else:
                 matplotlib.rcdefaults()
+    _put_back_libraries(fresh.get("libraries", {}))
     if "keras" in sys.modules:
         clear_session = sys.modules["keras"].backend.clear_session
         try:

@@ -134,8 +134,10 @@ import builtins, os, sys, warnings
 print(os.getpid())
 import matplotlib
 import helpers
+from nspkg import sub
 left_behind = 1
 helpers.LEFT = "step 1"
+sub.LEFT = "step 1"
 os.environ["LEFT_BEHIND"] = "1"
 matplotlib.rcParams["figure.dpi"] = 17
 warnings.simplefilter("ignore")
@@ -144,21 +146,40 @@ builtins.left_behind = 1
 os.chdir("/")
 import matplotlib.pyplot as plt
 plt.figure()
+import numpy, pandas, string
+numpy.set_printoptions(precision=1)
+pandas.set_option("display.max_rows", 3)
+sys.setrecursionlimit(54321)
+builtins.ascii = lambda *args: "left"
+__left_dunder = 1
+string.left_calls = 0
+
+
+def _count_cells(*args):
+    string.left_calls += 1
+
+
+get_ipython().events.register("post_run_cell", _count_cells)
 """
 
 SEE = """\
-import builtins, os, sys, warnings
+import builtins, os, string, sys, warnings
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy, pandas
 import helpers
+from nspkg import sub
 print(os.getpid())
-print(sorted(k for k in globals() if k.startswith("left")), getattr(helpers, "LEFT", None),
+print(sorted(k for k in globals() if k.startswith(("left", "__left"))),
+      getattr(helpers, "LEFT", None), getattr(sub, "LEFT", None),
       os.environ.get("LEFT_BEHIND"), matplotlib.rcParams["figure.dpi"] == 17,
       ("ignore", None, Warning, None, 0) in warnings.filters, "/left-behind" in sys.path,
-      hasattr(builtins, "left_behind"), os.getcwd() == str(project.dir / "notebooks"),
+      hasattr(builtins, "left_behind"), ascii(1), numpy.get_printoptions()["precision"],
+      pandas.get_option("display.max_rows"), sys.getrecursionlimit() == 54321,
+      getattr(string, "left_calls", 1), os.getcwd() == str(project.dir / "notebooks"),
       len(plt.get_fignums()), len(In), os.environ["PORTFOLIO_PROGRESS"].rsplit("/", 1)[-1])
 """
-FRESH = "[] None None False False False False True 0 4"
+FRESH = "[] None None None False False False False 1 8 60 False 1 True 0 4"
 
 
 def _seen(project: Path, step: str) -> tuple[list[int], list[str]]:
@@ -172,11 +193,15 @@ def _seen(project: Path, step: str) -> tuple[list[int], list[str]]:
 def test_a_shared_kernel_is_put_back_between_notebooks_as_it_was(portfolio_root, private_tmp):
     """Steps 1 and 2 share a kernel in a fast run: what step 1 leaves behind (a variable, a
     module's global, an environment variable, matplotlib's settings and figures, a warnings
-    filter, sys.path, a builtin, the working folder, the input history) is gone for step 2, which
+    filter, sys.path, a builtin added or replaced, a dunder name, a namespace package of the
+    project, NumPy's and pandas' printing options, the recursion limit, an IPython event
+    callback, the working folder, the input history) is gone for step 2, which
     counts from 1 and reports its progress as its own; then the kernel is stopped."""
     project = make_tiny(portfolio_root, "alpha", {"01_define_problem": LEAVE,
                                                   "02_prepare_data": SEE})
     (project / "notebooks" / "helpers.py").write_text("LEFT = None\n")
+    (project / "notebooks" / "nspkg").mkdir()  # a namespace package: no __init__.py
+    (project / "notebooks" / "nspkg" / "sub.py").write_text("LEFT = None\n")
     result = cli(portfolio_root, "run", "--fast", "--workers", "1", "alpha")
     assert result.exit_code == 0, result.output
     counts, (pid, seen) = _seen(project, "02_prepare_data")
@@ -198,6 +223,37 @@ def test_a_shared_kernel_is_put_back_between_notebooks_as_it_was(portfolio_root,
         assert _seen(project, "02_prepare_data")[1][1] == f"{FRESH} 02_prepare_data.txt"
         assert _seen(project, "02_prepare_data")[1][0] != pid
     assert _kernels_and_sockets(private_tmp) == ([], [])
+
+
+KERAS_LEAVE = """\
+import os
+import keras
+print(os.getpid())
+keras.config.set_floatx("float16")
+keras.config.set_dtype_policy("mixed_float16")
+keras.config.set_max_epochs(1)
+keras.config.disable_traceback_filtering()
+"""
+KERAS_SEE = """\
+import os
+import keras
+print(os.getpid())
+print(keras.config.floatx(), keras.config.dtype_policy().name, keras.config.max_epochs(),
+      keras.config.is_traceback_filtering_enabled())
+"""
+
+
+@pytest.mark.kernel
+def test_keras_settings_are_put_back_between_training_notebooks(portfolio_root):
+    """A float type or dtype policy set in step 3 would otherwise train and save step 5's model
+    in float16 in a fast run only."""
+    project = make_tiny(portfolio_root, "alpha", {"03_evaluate_algorithms": KERAS_LEAVE,
+                                                  "04_improve_results": KERAS_SEE,
+                                                  "05_present_results": "import keras"})
+    result = cli(portfolio_root, "run", "--fast", "--workers", "1", "alpha")
+    assert result.exit_code == 0, result.output
+    (pid,) = _seen(project, "03_evaluate_algorithms")[1]
+    assert _seen(project, "04_improve_results")[1] == [pid, "float32 float32 None True"]
 
 
 @pytest.mark.kernel
