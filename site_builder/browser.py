@@ -61,6 +61,7 @@ def export_browser_model(model_dir: Path, kind: str, examples, *, actual=None,
             spec, model, inputs = _series(model_dir, np.asarray(examples, "float64"), dates)
         else:
             raise Unsupported(f"no browser form for problem type {kind!r}")
+        _refusable(spec)
         expected = np.array([e["expected"] for e in spec["examples"]], dtype="float64")
         got = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
         worst = _excess(got.reshape(expected.shape), expected)
@@ -83,6 +84,20 @@ def export_browser_model(model_dir: Path, kind: str, examples, *, actual=None,
     size = (model_dir / ONNX).stat().st_size
     return (f"{ONNX} ({size / 1024:.1f} KB) and {SPEC} ({len(spec['examples'])} examples) "
             f"written; onnxruntime gives the model's outputs within {TOLERANCE}")
+
+
+def _refusable(spec: dict) -> None:
+    """Refuse here what `portfolio build` would refuse in browser.json (a class name or a
+    column too long for the page, too many fields): the page goes without the model, and the
+    site still builds."""
+    from pydantic import ValidationError
+
+    from .records import BrowserSpec, problem
+
+    try:
+        BrowserSpec.model_validate({**spec, "onnx": ONNX, "tolerance": TOLERANCE})
+    except ValidationError as exc:
+        raise Unsupported(f"browser.json would not be accepted ({problem(exc)})") from None
 
 
 def _excess(got: np.ndarray, expected: np.ndarray) -> float:

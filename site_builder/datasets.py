@@ -135,6 +135,20 @@ def _features(data: CsvFile, target: str) -> None:
                              "or remove the column from the file")
 
 
+# The longest class name the site shows (site_builder.records.Name).
+MAX_LABEL_CHARS = 200
+
+
+def _label_lengths(labels, where: str) -> None:
+    """Refuse a class name longer than the site shows, in one line naming `where` it is."""
+    long = [str(label) for label in labels if len(str(label)) > MAX_LABEL_CHARS]
+    if long:
+        raise PortfolioError(
+            f"{where} has a class name of {len(long[0])} characters "
+            f"({_shown(long[0][:40])!r}...); at most {MAX_LABEL_CHARS} are shown on the site "
+            "(shorten it)")
+
+
 def check_classification_csv(path: Path, target: str | None) -> CsvFile:
     data = read_csv(path)
     y = _column(data, target, "--target", "target").dropna()
@@ -143,6 +157,7 @@ def check_classification_csv(path: Path, target: str | None) -> CsvFile:
             f"{path}: target column {target!r} has a single class; classification needs two or more"
         )
     counts = y.astype(str).value_counts()
+    _label_lengths(counts.index, f"{path}: target column {_shown(y.name)!r}")
     if counts.iloc[-1] < MIN_CLASS_ROWS:
         raise PortfolioError(
             f"{path}: class {_shown(counts.index[-1])!r} of target column {target!r} has "
@@ -200,6 +215,7 @@ def check_image_folder(path: Path) -> None:
             f"{path}: {len(classes)} class folder(s); image classification needs at least two "
             "sub-folders, one per class"
         )
+    _label_lengths([folder.name for folder in classes], f"{path}: a class folder")
     counts = {}
     for folder in classes:
         images = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]

@@ -447,6 +447,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
         return _failed(project.slug, Failure(message=exc.message))
     if plan.start == len(STEPS):
         _refresh_model_card(project, config)
+        _forget_failure(project)  # what failed was undone: the export is current again
         report({"event": "cached", "project": project.slug})
         return ProjectResult(project.slug, "cached", plan.reason)
 
@@ -599,6 +600,15 @@ def _write_export(project: Project, config, staging: Path, records: list[dict],
         write_json(staging / name, value)
 
 
+def _forget_failure(project: Project) -> None:
+    state, _ = read_run_state(project)
+    if state.failed is not None:
+        try:
+            _write_state(project, RunState(steps=state.steps))
+        except OSError:
+            pass  # a portfolio that cannot be written to: status says the failure until it can
+
+
 def _record_failure(project: Project, failure: Failure) -> None:
     state, _ = read_run_state(project)
     try:
@@ -716,6 +726,7 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
                 continue
             if plan.start == len(STEPS):
                 _refresh_model_card(project, config)
+                _forget_failure(project)  # what failed was undone: the export is current again
                 results.append(ProjectResult(project.slug, "cached", plan.reason))
                 progress({"event": "cached", "project": project.slug})
             else:

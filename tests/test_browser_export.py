@@ -184,3 +184,16 @@ def test_a_series_with_seasonal_differencing_and_ar_averaging_forecasts_as_predi
     assert last["expected"][0] == pytest.approx(
         forecasts(spec, values, keras.saving.load_model(tmp_path / "model.keras"))[-1], rel=1e-9)
     assert parity(browser, tmp_path / "model.onnx")[0] <= 1
+
+
+def test_a_class_name_too_long_for_the_page_leaves_the_page_without_the_model(tmp_path):
+    frame = rows()
+    long = "L" * 201
+    tabular_export(tmp_path, frame, preprocessor(), classes=["no", long])
+    line = export_browser_model(tmp_path, "tabular-classification", frame,
+                                actual=pd.Series(["no", long] * 30))
+    reason = ("browser.json would not be accepted (field 'classes.1': String should have at "
+              "most 200 characters)")
+    assert line == f"no in-browser model: {reason}"
+    assert read_spec(tmp_path) == {"format": 1, "unavailable": reason}
+    assert not (tmp_path / "model.onnx").exists()

@@ -203,3 +203,25 @@ def test_a_class_too_rare_to_stratify_is_one_line_naming_it(portfolio_root, tmp_
         "each class needs at least 10 to be stratified into the test split and the folds "
         "(merge it with another class or drop its rows)\n")
     assert not (portfolio_root / "portfolio/projects/heart").exists()
+
+
+def test_a_class_name_longer_than_the_site_shows_is_one_line_naming_it(portfolio_root,
+                                                                         tmp_path):
+    frame = pd.read_csv(heart_csv(tmp_path / "heart.csv"))
+    frame["disease"] = frame["disease"].astype(str).replace({frame["disease"].astype(str)[0]:
+                                                             "<b>" + "x" * 300})
+    frame.to_csv(tmp_path / "heart.csv", index=False)
+    result = cli(portfolio_root, "new", "Heart", "--no-input", "--data",
+                 str(tmp_path / "heart.csv"), "--target", "disease")
+    assert (result.exit_code, result.output) == (1, (
+        f"Error: {tmp_path / 'heart.csv'}: target column 'disease' has a class name of 303 "
+        f"characters ('<b>{'x' * 37}'...); at most 200 are shown on the site (shorten it)\n"))
+    assert not (portfolio_root / "portfolio/projects/heart").exists()
+    images = tmp_path / "images"
+    for name in ("cat", "d" * 201):
+        (images / name).mkdir(parents=True)
+    result = cli(portfolio_root, "new", "Pets", "--no-input", "--problem",
+                 "image-classification", "--data", str(images))
+    assert (result.exit_code, result.output) == (1, (
+        f"Error: {images}: a class folder has a class name of 201 characters ('{'d' * 40}'...); "
+        "at most 200 are shown on the site (shorten it)\n"))

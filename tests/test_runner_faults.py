@@ -168,6 +168,23 @@ def test_status_table_says_where_each_project_stands(portfolio_root, monkeypatch
         f"ZeroDivisionError: division by zero (traceback in {log})")
 
 
+def test_a_failure_undone_is_no_longer_reported_once_the_export_is_current(portfolio_root,
+                                                                           monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    make_tiny(portfolio_root, "alpha")
+    assert cli(portfolio_root, "run", "alpha", "--workers", "1").exit_code == 0
+    nb = portfolio_root / "portfolio/projects/alpha/notebooks/04_improve_results.ipynb"
+    working = nb.read_text()
+    nb.write_text(working.replace("depth = 3", "depth = 1 / 0"))
+    assert cli(portfolio_root, "run", "alpha", "--workers", "1").exit_code == 1
+    assert "failed (04_improve_results" in cli(portfolio_root, "status").output
+    nb.write_text(working)
+    result = cli(portfolio_root, "run", "alpha", "--workers", "1")
+    assert (result.exit_code, result.output) == (0, "alpha: up to date, nothing to run\n")
+    status = cli(portfolio_root, "status").output
+    assert "failed" not in status and "Last run failed" not in status
+    assert "│ fresh" in status
+
 
 def test_an_invalid_project_yml_is_named_and_the_others_still_run(portfolio_root):
     bad = make_tiny(portfolio_root, "alpha")
