@@ -3,27 +3,29 @@ and put back between two notebooks that share the kernel (`portfolio run --fast`
 
 Runs inside the kernel. Put back: the variables (those IPython's startup files defined as they
 were), the input and output history, the execution count, IPython's event callbacks, the
-working folder, the environment variables, `sys.path`, the recursion limit, the warnings
-filters, `builtins` (names added or replaced), the printing options of NumPy and pandas,
-matplotlib's settings and figures, Keras' session and global settings (float type, dtype
-policy, image data format, epsilon, epoch and step caps, logging), TensorFlow's eager switch,
-and the project's own modules (its `models.py`, its packages), which the next notebook
-imports afresh. Installed libraries stay imported: not importing them again is what sharing a
-kernel is for. The random generators are left as they are: every notebook seeds them in its
-setup cell.
+working folder, the environment variables, the umask, `sys.path`, `sys.modules` as it was (a
+library deleted or replaced there is put back), the recursion limit, the warnings filters, the
+root logger's level, `builtins` (names added or replaced), NumPy's printing options and error
+handling, pandas' options, scikit-learn's configuration, matplotlib's settings, backend and
+figures, Keras' session and global settings (float type, dtype policy, image data format,
+epsilon, epoch and step caps, logging), TensorFlow's eager switch, and the project's own
+modules (its `models.py`, its packages), which the next notebook imports afresh. Installed
+libraries stay imported: not importing them again is what sharing a kernel is for. The random
+generators are left as they are: every notebook seeds them in its setup cell.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import gc
+import logging
 import os
 import sys
 import warnings
 from pathlib import Path
 
 _fresh: dict | None = None
-_MISSING = object()
 
 # Keras' global settings: (getter, setter) in keras.config.
 _KERAS_SETTINGS = {
@@ -48,6 +50,10 @@ def _libraries() -> dict:
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         found["numpy"] = numpy.get_printoptions()
+        found["numpy errors"] = numpy.geterr()
+    sklearn = sys.modules.get("sklearn")
+    if sklearn is not None:
+        found["sklearn"] = sklearn.get_config()
     pandas = sys.modules.get("pandas")
     if pandas is not None:
         try:
@@ -86,6 +92,10 @@ def _put_back_libraries(saved: dict) -> None:
     numpy = sys.modules.get("numpy")
     if numpy is not None and "numpy" in saved:
         numpy.set_printoptions(**saved["numpy"])
+        numpy.seterr(**saved["numpy errors"])
+    sklearn = sys.modules.get("sklearn")
+    if sklearn is not None and "sklearn" in saved:
+        sklearn.set_config(**saved["sklearn"])
     pandas = sys.modules.get("pandas")
     if pandas is not None:
         with warnings.catch_warnings():
@@ -113,6 +123,8 @@ def _put_back_libraries(saved: dict) -> None:
 
 def _from_notebook(function, project: Path) -> bool:
     """Whether `function` was defined in a notebook's cells or in the project's own modules."""
+    while isinstance(function, functools.partial):
+        function = function.func
     name = getattr(function, "__module__", None)
     if name == "__main__":
         return True
@@ -127,6 +139,8 @@ def keep() -> None:
 
     shell = get_ipython()
     matplotlib = sys.modules.get("matplotlib")
+    umask = os.umask(0o022)
+    os.umask(umask)
     _fresh = {
         # What the startup files defined (this module's own names aside).
         "namespace": {name: value for name, value in shell.user_ns.items()
@@ -135,7 +149,11 @@ def keep() -> None:
         "path": list(sys.path),
         "filters": list(warnings.filters),
         "builtins": dict(vars(builtins)),
+        "modules": dict(sys.modules),
         "recursion": sys.getrecursionlimit(),
+        "umask": umask,
+        "log_level": logging.getLogger().level,
+        "backend": matplotlib.get_backend() if matplotlib is not None else None,
         "events": {event: list(callbacks) for event, callbacks in shell.events.callbacks.items()},
         "rc": dict(matplotlib.rcParams) if matplotlib is not None else None,
         "libraries": _libraries(),
@@ -145,16 +163,25 @@ def keep() -> None:
 def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
     """Make the kernel, done with one notebook, what `keep` saw, in `cwd`, with `environment`
     added to its environment variables."""
+    fresh = _fresh or {}
+    # First what the rest needs: the builtins (without calling any, a notebook may have
+    # replaced them) and the modules imported before the first notebook.
+    saved_builtins = fresh.get("builtins")
+    if saved_builtins:
+        current = builtins.__dict__
+        for name in [name for name in current if name not in saved_builtins]:
+            del current[name]
+        current.update(saved_builtins)
+    if "modules" in fresh:
+        sys.modules.update(fresh["modules"])
     from IPython import get_ipython
 
     shell = get_ipython()
-    fresh = _fresh or {}
     # The notebook's names go, the startup files' are put back; never all at once (as
     # IPython's reset does): a startup file may have hooked the imports with its own names.
     saved = fresh.get("namespace", {})
     namespace, hidden = shell.user_ns, shell.user_ns_hidden
-    for name in [name for name in namespace if name not in hidden and name not in saved
-                 and not (name.startswith("__") and name.endswith("__"))]:
+    for name in [name for name in namespace if name not in hidden and name not in saved]:
         del namespace[name]
     namespace.update(saved)
     shell.displayhook.flush()  # Out and _, __, ___
@@ -168,12 +195,9 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
         warnings.resetwarnings()
         warnings.filters[:] = fresh["filters"]
         getattr(warnings, "_filters_mutated", lambda: None)()
-        for name in set(vars(builtins)) - set(fresh["builtins"]):
-            delattr(builtins, name)
-        for name, value in fresh["builtins"].items():
-            if vars(builtins).get(name, _MISSING) is not value:
-                setattr(builtins, name, value)
         sys.setrecursionlimit(fresh["recursion"])
+        os.umask(fresh["umask"])
+        logging.getLogger().setLevel(fresh["log_level"])
     os.environ.update(environment)
     project = Path(project_dir).resolve()
     # IPython's event callbacks that the notebook or the project's modules registered go; those
@@ -211,6 +235,10 @@ def restore(cwd: str, environment: dict[str, str], project_dir: str) -> None:
                 matplotlib.rcParams.update(fresh["rc"])
             else:
                 matplotlib.rcdefaults()
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        backend = fresh.get("backend") or os.environ.get("MPLBACKEND")
+        if pyplot is not None and backend and matplotlib.get_backend() != backend:
+            pyplot.switch_backend(backend)  # figures shown inline again after matplotlib.use
     _put_back_libraries(fresh.get("libraries", {}))
     if "keras" in sys.modules:
         clear_session = sys.modules["keras"].backend.clear_session

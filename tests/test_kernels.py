@@ -152,7 +152,14 @@ pandas.set_option("display.max_rows", 3)
 sys.setrecursionlimit(54321)
 builtins.ascii = lambda *args: "left"
 __left_dunder = 1
+__left_both__ = 1
 string.left_calls = 0
+numpy.seterr(all="raise")
+import functools, logging, sklearn
+sklearn.set_config(assume_finite=True)
+logging.getLogger().setLevel(logging.DEBUG)
+matplotlib.use("agg")
+del sys.modules["numpy"]
 
 
 def _count_cells(*args):
@@ -160,6 +167,7 @@ def _count_cells(*args):
 
 
 get_ipython().events.register("post_run_cell", _count_cells)
+get_ipython().events.register("post_run_cell", functools.partial(_count_cells))
 """
 
 SEE = """\
@@ -176,10 +184,14 @@ print(sorted(k for k in globals() if k.startswith(("left", "__left"))),
       ("ignore", None, Warning, None, 0) in warnings.filters, "/left-behind" in sys.path,
       hasattr(builtins, "left_behind"), ascii(1), numpy.get_printoptions()["precision"],
       pandas.get_option("display.max_rows"), sys.getrecursionlimit() == 54321,
-      getattr(string, "left_calls", 1), os.getcwd() == str(project.dir / "notebooks"),
+      getattr(string, "left_calls", 2), numpy.geterr()["divide"],
+      __import__("sklearn").get_config()["assume_finite"],
+      __import__("logging").getLogger().level, matplotlib.get_backend() == "agg",
+      os.getcwd() == str(project.dir / "notebooks"),
       len(plt.get_fignums()), len(In), os.environ["PORTFOLIO_PROGRESS"].rsplit("/", 1)[-1])
 """
-FRESH = "[] None None None False False False False 1 8 60 False 1 True 0 4"
+FRESH = ("[] None None None False False False False 1 8 60 False 2 warn False 30 False "
+         "True 0 4")
 
 
 def _seen(project: Path, step: str) -> tuple[list[int], list[str]]:
