@@ -27,15 +27,9 @@ from pathlib import Path
 
 _fresh: dict | None = None
 
-# Keras' global settings: (getter, setter) in keras.config.
-_KERAS_SETTINGS = {
-    "floatx": ("floatx", "set_floatx"),
-    "dtype_policy": ("dtype_policy", "set_dtype_policy"),
-    "image_data_format": ("image_data_format", "set_image_data_format"),
-    "epsilon": ("epsilon", "set_epsilon"),
-    "max_epochs": ("max_epochs", "set_max_epochs"),
-    "max_steps_per_epoch": ("max_steps_per_epoch", "set_max_steps_per_epoch"),
-}
+# Keras' global settings: each read by keras.config.NAME() and set by keras.config.set_NAME.
+_KERAS_SETTINGS = ("floatx", "dtype_policy", "image_data_format", "epsilon", "max_epochs",
+                   "max_steps_per_epoch")
 _KERAS_SWITCHES = {
     "is_interactive_logging_enabled": ("enable_interactive_logging",
                                        "disable_interactive_logging"),
@@ -63,8 +57,8 @@ def _libraries() -> dict:
     keras = sys.modules.get("keras")
     config = getattr(keras, "config", None)
     if config is not None:
-        settings = {name: getattr(config, getter)() for name, (getter, _) in
-                    _KERAS_SETTINGS.items() if hasattr(config, getter)}
+        settings = {name: getattr(config, name)() for name in _KERAS_SETTINGS
+                    if hasattr(config, name)}
         settings.update({name: getattr(config, name)() for name in _KERAS_SWITCHES
                          if hasattr(config, name)})
         found["keras"] = settings
@@ -110,9 +104,9 @@ def _put_back_libraries(saved: dict) -> None:
     config = getattr(keras, "config", None)
     if config is not None and "keras" in saved:
         settings = saved["keras"]
-        for name, (getter, setter) in _KERAS_SETTINGS.items():
-            if name in settings and getattr(config, getter)() != settings[name]:
-                getattr(config, setter)(settings[name])
+        for name in _KERAS_SETTINGS:
+            if name in settings and getattr(config, name)() != settings[name]:
+                getattr(config, f"set_{name}")(settings[name])
         for name, (enable, disable) in _KERAS_SWITCHES.items():
             if name in settings and getattr(config, name)() != settings[name]:
                 getattr(config, enable if settings[name] else disable)()
