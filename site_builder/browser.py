@@ -61,7 +61,7 @@ def export_browser_model(model_dir: Path, kind: str, examples, *, actual=None,
             spec, model, inputs = _series(model_dir, np.asarray(examples, "float64"), dates)
         else:
             raise Unsupported(f"no browser form for problem type {kind!r}")
-        _refusable(spec)
+        _accepted_by_build(spec)
         expected = np.array([e["expected"] for e in spec["examples"]], dtype="float64")
         got = np.asarray(model.predict(inputs, verbose=0), dtype="float64")
         worst = _excess(got.reshape(expected.shape), expected)
@@ -86,7 +86,7 @@ def export_browser_model(model_dir: Path, kind: str, examples, *, actual=None,
             f"written; onnxruntime gives the model's outputs within {TOLERANCE}")
 
 
-def _refusable(spec: dict) -> None:
+def _accepted_by_build(spec: dict) -> None:
     """Refuse here what `portfolio build` would refuse in browser.json (a class name or a
     column too long for the page, too many fields): the page goes without the model, and the
     site still builds."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import PortfolioError
+from .records import NAME_CHARS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
@@ -135,17 +136,13 @@ def _features(data: CsvFile, target: str) -> None:
                              "or remove the column from the file")
 
 
-# The longest class name the site shows (site_builder.records.Name).
-MAX_LABEL_CHARS = 200
-
-
 def _label_lengths(labels, where: str) -> None:
     """Refuse a class name longer than the site shows, in one line naming `where` it is."""
-    long = [str(label) for label in labels if len(str(label)) > MAX_LABEL_CHARS]
+    long = [str(label) for label in labels if len(str(label)) > NAME_CHARS]
     if long:
         raise PortfolioError(
             f"{where} has a class name of {len(long[0])} characters "
-            f"({_shown(long[0][:40])!r}...); at most {MAX_LABEL_CHARS} are shown on the site "
+            f"({_shown(long[0][:40])!r}...); at most {NAME_CHARS} are shown on the site "
             "(shorten it)")
 
 

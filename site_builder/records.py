@@ -182,7 +182,8 @@ BROWSER_ONNX = "model.onnx"
 
 # --- browser.json: what the project page's "Try the model" needs (site_builder/browser.py) ---
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+NAME_CHARS = 200  # the longest name (class, column, model) a record holds
+Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
 Cell = Annotated[str, Field(max_length=1000)] | Finite | None
 
 

@@ -412,6 +412,13 @@ def _kernel_environment(options: RunOptions) -> None:
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
+def _up_to_date(project: Project, config) -> None:
+    """What a run does for a project whose export is current: its model card follows
+    project.yml, and a failure recorded since is forgotten (what failed was undone)."""
+    _refresh_model_card(project, config)
+    _forget_failure(project)
+
+
 def _refresh_model_card(project: Project, config) -> None:
     """An up-to-date export's model card, rewritten where project.yml's presentation fields
     (title, summary, model_card) changed since the run: nothing else in the export reads them."""
@@ -446,8 +453,7 @@ def run_project(project_dir: Path, options: RunOptions, report: Report | None = 
         report({"event": "failed", "project": project.slug, "message": exc.message})
         return _failed(project.slug, Failure(message=exc.message))
     if plan.start == len(STEPS):
-        _refresh_model_card(project, config)
-        _forget_failure(project)  # what failed was undone: the export is current again
+        _up_to_date(project, config)
         report({"event": "cached", "project": project.slug})
         return ProjectResult(project.slug, "cached", plan.reason)
 
@@ -725,8 +731,7 @@ def run_projects(portfolio: Portfolio, slugs: list[str], options: RunOptions) ->
                 progress({"event": "failed", "project": project.slug, "message": exc.message})
                 continue
             if plan.start == len(STEPS):
-                _refresh_model_card(project, config)
-                _forget_failure(project)  # what failed was undone: the export is current again
+                _up_to_date(project, config)
                 results.append(ProjectResult(project.slug, "cached", plan.reason))
                 progress({"event": "cached", "project": project.slug})
             else:
